@@ -1,0 +1,57 @@
+/** An error whose status and message are safe to show to the client. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  readonly status: number
+  readonly headers: Record<string, string>
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message)
+    this.status = status
+    this.headers = headers
+  }
+}
+
+export const unprocessable = (message: string): HttpError => new HttpError(422, message)
+export const unauthorized = (message = 'Invalid or expired token'): HttpError =>
+  new HttpError(401, message, { 'WWW-Authenticate': 'Bearer' })
+export const forbidden = (message: string): HttpError => new HttpError(403, message)
+export const notFound = (message = 'Not found'): HttpError => new HttpError(404, message)
+export const unavailable = (message = 'Service temporarily unavailable, try again shortly'): HttpError =>
+  new HttpError(503, message, { 'Retry-After': '1' })
+
+// Redis (ioredis, or node_redis inside kue) failing in a way that means "down, full or starting":
+// the client should retry later, so these become 503, never 500.
+const unavailablePatterns = [
+  /Stream isn't writeable/,
+  /Connection is closed/,
+  /Command timed out/,
+  /timed out/i,
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/,
+  /^OOM /,
+  /^LOADING /,
+  /^READONLY /,
+  /^MISCONF /,
+  /^NOAUTH /,
+  /enable_offline_queue|offline queue/i,
+  /The connection is already closed|connection (was )?(lost|closed)/i,
+]
+
+export function isDependencyUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError') return true
+  const code = (err as { code?: unknown }).code
+  if (code === 'UNCERTAIN_STATE' || code === 'NR_CLOSED' || code === 'CONNECTION_BROKEN') return true
+  return unavailablePatterns.some((pattern) => pattern.test(err.message))
+}
+
+/** Resolves or rejects like `promise`, but rejects with a 503 once `ms` pass: a dependency must not hang a request. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(unavailable(), { cause: `${what} timed out after ${ms} ms` })), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,11 @@
+// Every Redis key the platform writes, in one place.
+export const keys = {
+  user: (username: string) => `user:${username}`,
+  userIds: 'users:by-id',
+  transaction: (id: string) => `transaction:${id}`,
+  idempotency: (userId: number, key: string) => `idempotency:${userId}:${key}`,
+  loyalty: (userId: number) => `loyalty:${userId}`,
+  vouchers: (userId: number) => `loyalty:${userId}:vouchers`,
+  // kue keeps its own keys under this prefix.
+  queuePrefix: 'q',
+} as const

@@ -1,0 +1,155 @@
+import { createRequire } from 'node:module'
+import kue from 'kue'
+import { keys } from './keys.ts'
+import type { Logger } from './logger.ts'
+import type { TransactionEvent } from './transaction-event.ts'
+
+export type Queue = kue.Queue
+export type Job = kue.Job
+
+export const TRANSACTION_JOB = 'transaction'
+
+/** How a transaction job is retried: failures are visible in kue (state, error, attempts), not silent. */
+export const transactionJobPolicy = {
+  attempts: 8,
+  // 0.5 s, 1 s, 2 s, ... between attempts.
+  backoffMs: 500,
+  // A job active for longer than this is assumed to belong to a dead worker; kue fails it and retries it.
+  ttlMs: 10_000,
+} as const
+
+// kue drives Redis through its own node_redis 2.x client; load exactly the copy kue depends on.
+const kueRequire = createRequire(createRequire(import.meta.url).resolve('kue'))
+const nodeRedis = kueRequire('redis') as { createClient(options: Record<string, unknown>): unknown }
+
+/**
+ * kue's shutdown removes every listener from the queue and its pub/sub client and only then closes its
+ * Redis clients, whose errors on the way out (an UNSUBSCRIBE on a dead connection) would be thrown as
+ * unhandled 'error' events. An 'error' with no listener left, which only happens after shutdown, is dropped.
+ */
+function dropErrorsAfterShutdown(emitter: { emit: (event: string | symbol, ...args: unknown[]) => boolean; listenerCount(event: string): number }): void {
+  const emit = emitter.emit.bind(emitter)
+  emitter.emit = (event, ...args) => (event === 'error' && emitter.listenerCount('error') === 0 ? false : emit(event, ...args))
+}
+
+function redisOptions(redisUrl: string): Record<string, unknown> {
+  const url = new URL(redisUrl)
+  const db = Number(url.pathname.replace(/^\//, '') || 0)
+  return {
+    host: url.hostname || '127.0.0.1',
+    port: Number(url.port || 6379),
+    db,
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // Fail commands at once while Redis is down (the API answers 503) instead of queueing them in memory.
+    enable_offline_queue: false,
+    // Reconnect forever, backing off to 1 s: the queue must recover by itself after a Redis restart.
+    retry_strategy: (options: { attempt: number }) => Math.min(options.attempt * 100, 1000),
+  }
+}
+
+/**
+ * The platform's kue queue. kue keeps one queue per process (a singleton), so a process creates it once
+ * and closes it with closeQueue.
+ */
+export function createQueue(redisUrl: string, logger: Logger): Queue {
+  const options = redisOptions(redisUrl)
+  const queue = kue.createQueue({
+    prefix: keys.queuePrefix,
+    // Per-job pub/sub events cost a PUBLISH per state change and nothing here listens to them.
+    jobEvents: false,
+    redis: {
+      createClientFactory: () => {
+        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0]
+        dropErrorsAfterShutdown(client)
+        return client
+      },
+    },
+  } as unknown as Parameters<typeof kue.createQueue>[0])
+  dropErrorsAfterShutdown(queue)
+  let down = false
+  queue.on('error', (err: Error) => {
+    if (!down) logger.warn('queue redis error', { err: err.message })
+    down = true
+  })
+  return queue
+}
+
+interface NodeRedisClient {
+  ready: boolean
+  once(event: 'ready', listener: () => void): void
+  removeListener(event: 'ready', listener: () => void): void
+}
+
+/** Resolves once kue's Redis connection is up, or rejects after `timeoutMs`. */
+export function queueReady(queue: Queue, timeoutMs: number): Promise<void> {
+  const client = (queue as unknown as { client: NodeRedisClient }).client
+  if (client.ready) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      client.removeListener('ready', onReady)
+      reject(new Error(`queue: Redis not ready after ${timeoutMs} ms`))
+    }, timeoutMs)
+    client.once('ready', onReady)
+  })
+}
+
+/** Saves a transaction job; resolves with kue's job id once Redis has it. */
+export function enqueueTransaction(queue: Queue, event: TransactionEvent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const job = queue
+      .create(TRANSACTION_JOB, event)
+      .attempts(transactionJobPolicy.attempts)
+      .backoff({ delay: transactionJobPolicy.backoffMs, type: 'exponential' })
+      .ttl(transactionJobPolicy.ttlMs)
+      // The transaction record keeps the outcome; completed jobs would only grow Redis without bound.
+      .removeOnComplete(true)
+    job.save((err?: Error) => {
+      if (err) reject(err)
+      else resolve(String(job.id))
+    })
+  })
+}
+
+export interface QueueCounts {
+  waiting: number
+  active: number
+  delayed: number
+  failed: number
+  completed: number
+}
+
+function count(queue: Queue, method: 'inactiveCount' | 'activeCount' | 'delayedCount' | 'failedCount' | 'completeCount'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    ;(queue[method] as (type: string, cb: (err: Error | null, n: number) => void) => void).call(
+      queue,
+      TRANSACTION_JOB,
+      (err, n) => (err ? reject(err) : resolve(n)),
+    )
+  })
+}
+
+export async function queueCounts(queue: Queue): Promise<QueueCounts> {
+  const [waiting, active, delayed, failed, completed] = await Promise.all([
+    count(queue, 'inactiveCount'),
+    count(queue, 'activeCount'),
+    count(queue, 'delayedCount'),
+    count(queue, 'failedCount'),
+    count(queue, 'completeCount'),
+  ])
+  return { waiting, active, delayed, failed, completed }
+}
+
+/** Stops taking jobs, waits up to `timeoutMs` for the ones in flight, and closes kue's Redis clients. */
+export function closeQueue(queue: Queue, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    queue.shutdown(timeoutMs, (err?: Error) => {
+      // kue reports jobs it had to abandon; they are failed back to the queue and retried, so not fatal.
+      void err
+      resolve()
+    })
+  })
+}

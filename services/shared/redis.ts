@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis'
+import type { Logger } from './logger.ts'
+
+export type { Redis }
+
+/**
+ * An ioredis client tuned to fail fast: while Redis is unreachable, commands are rejected at once
+ * (no offline queue) so that APIs answer 503 instead of hanging, and the client keeps reconnecting
+ * in the background so the service recovers by itself.
+ */
+export function createRedis(url: string, options: { name: string; logger?: Logger; commandTimeoutMs?: number }): Redis {
+  const redis = new Redis(url, {
+    connectionName: options.name,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    // After a failover or a restart from a replica, retry on READONLY instead of failing writes.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  })
+  let down = false
+  redis.on('error', (err: Error) => {
+    // ioredis emits an error on every failed reconnect; log the first of a series only.
+    if (!down) options.logger?.warn('redis connection error', { err: err.message })
+    down = true
+  })
+  redis.on('ready', () => {
+    if (down) options.logger?.info('redis connection restored')
+    down = false
+  })
+  return redis
+}
+
+/** Connects, but does not fail start-up when Redis is not there yet: health says 503 until it is. */
+export async function connectRedis(redis: Redis): Promise<void> {
+  try {
+    await redis.connect()
+  } catch {
+    // retryStrategy keeps trying in the background.
+  }
+}
+
+export async function closeRedis(redis: Redis): Promise<void> {
+  try {
+    await redis.quit()
+  } catch {
+    redis.disconnect()
+  }
+}

@@ -1,0 +1,29 @@
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Express } from 'express'
+
+export interface RunningServer {
+  server: Server
+  port: number
+  /** Stops accepting connections, lets in-flight requests finish, then closes idle keep-alive sockets. */
+  close(): Promise<void>
+}
+
+export async function listen(app: Express, port: number, host?: string): Promise<RunningServer> {
+  const server = host === undefined ? app.listen(port) : app.listen(port, host)
+  await once(server, 'listening')
+  // nginx keeps upstream connections alive; a longer idle timeout than nginx's avoids races on reuse.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+  const address = server.address() as AddressInfo
+  return {
+    server,
+    port: address.port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      await closed
+    },
+  }
+}

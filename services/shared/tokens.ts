@@ -1,0 +1,59 @@
+import jwt from 'jsonwebtoken'
+import { unauthorized } from './errors.ts'
+
+export interface TokenClaims {
+  user_id: number
+  username: string
+  can_transact: boolean
+  iat: number
+  exp: number
+}
+
+const ALGORITHM = 'HS256'
+
+export function signToken(
+  user: { user_id: number; username: string; can_transact: boolean },
+  secret: string,
+  ttlSeconds: number,
+): string {
+  return jwt.sign({ user_id: user.user_id, username: user.username, can_transact: user.can_transact }, secret, {
+    algorithm: ALGORITHM,
+    expiresIn: ttlSeconds,
+  })
+}
+
+function hasClaims(payload: unknown): payload is TokenClaims {
+  if (typeof payload !== 'object' || payload === null) return false
+  const p = payload as Record<string, unknown>
+  return (
+    Number.isSafeInteger(p.user_id) &&
+    typeof p.username === 'string' &&
+    typeof p.can_transact === 'boolean' &&
+    typeof p.iat === 'number' &&
+    typeof p.exp === 'number'
+  )
+}
+
+/**
+ * Verifies a token with the algorithm pinned to HS256 (so `alg: none` and public-key algorithms are
+ * refused), requires `exp`, and checks the claims' types. Every failure is the same 401.
+ */
+export function verifyToken(token: string, secret: string): TokenClaims {
+  let payload: unknown
+  try {
+    payload = jwt.verify(token, secret, { algorithms: [ALGORITHM] })
+  } catch {
+    throw unauthorized()
+  }
+  if (!hasClaims(payload)) throw unauthorized()
+  return payload
+}
+
+/** The token from `Authorization: Bearer <jwt>`, else from the body's `token` field (the original's way). */
+export function tokenFrom(authorization: string | undefined, bodyToken: unknown): string | undefined {
+  if (authorization !== undefined) {
+    const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization)
+    return match?.[1]
+  }
+  return typeof bodyToken === 'string' && bodyToken.trim() !== '' ? bodyToken.trim() : undefined
+}

@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { closeQueue, createQueue, enqueueTransaction, queueCounts, queueReady } from '../../../services/shared/queue.ts'
+import { memoryLogger } from '../../helpers/log-sink.ts'
+import { startRedis } from '../../helpers/redis-server.ts'
+
+t.test('when a transaction is enqueued, then it waits in the queue with its retry policy', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const queue = createQueue(redis.url, memoryLogger().logger)
+  t.teardown(() => closeQueue(queue, 1000))
+  await queueReady(queue, 5000)
+
+  const event = { transaction_id: randomUUID(), user_id: 1, amount: 2000, currency: 'GBP', created_at: new Date().toISOString() }
+  const id = await enqueueTransaction(queue, event)
+  t.match(id, /^\d+$/)
+  t.same(await queueCounts(queue), { waiting: 1, active: 0, delayed: 0, failed: 0, completed: 0 })
+  const job = await redis.client.hgetall(`q:job:${id}`)
+  t.equal(job.type, 'transaction')
+  t.same(JSON.parse(job.data ?? '{}'), event)
+  t.equal(job.max_attempts, '8')
+})
+
+t.test('when Redis is down, then enqueueing fails fast instead of hanging', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const queue = createQueue(redis.url, memoryLogger().logger)
+  t.teardown(() => closeQueue(queue, 1000))
+  await queueReady(queue, 5000)
+  await queueCounts(queue) // connected
+  await redis.kill()
+  const event = { transaction_id: randomUUID(), user_id: 1, amount: 1, currency: 'GBP', created_at: new Date().toISOString() }
+  const started = Date.now()
+  await t.rejects(enqueueTransaction(queue, event))
+  t.ok(Date.now() - started < 1000, 'rejected within a second')
+})
