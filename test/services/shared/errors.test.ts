@@ -1,0 +1,29 @@
+import t from 'tap'
+import { isDependencyUnavailable, withTimeout } from '../../../services/shared/errors.ts'
+
+t.test('when Redis is down, full or loading, then the error counts as unavailable', async (t) => {
+  for (const message of [
+    "Stream isn't writeable and enableOfflineQueue options is false",
+    'Connection is closed.',
+    'Command timed out',
+    'connect ECONNREFUSED 127.0.0.1:6379',
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    'LOADING Redis is loading the dataset in memory',
+    'READONLY You can\'t write against a read only replica.',
+  ]) {
+    t.ok(isDependencyUnavailable(new Error(message)), message)
+  }
+  t.ok(isDependencyUnavailable(Object.assign(new Error('INCR failed'), { code: 'NR_CLOSED' })))
+  t.ok(isDependencyUnavailable(Object.assign(new Error('x'), { name: 'MaxRetriesPerRequestError' })))
+})
+
+t.test('when an error is a bug, then it is not mistaken for an outage', async (t) => {
+  t.notOk(isDependencyUnavailable(new TypeError('Cannot read properties of undefined')))
+  t.notOk(isDependencyUnavailable('ECONNREFUSED'))
+  t.notOk(isDependencyUnavailable(new Error('WRONGTYPE Operation against a key holding the wrong kind of value')))
+})
+
+t.test('when a promise outlasts its timeout, then it rejects with a 503', async (t) => {
+  await t.rejects(withTimeout(new Promise(() => {}), 20, 'never'), { status: 503 } as object)
+  t.equal(await withTimeout(Promise.resolve(7), 20, 'quick'), 7)
+})
