@@ -1,0 +1,46 @@
+import type { Express } from 'express'
+import { healthRoute, redisCheck } from '../shared/health.ts'
+import { createHttpApp, requireBody } from '../shared/http.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { Queue } from '../shared/queue.ts'
+import type { Redis } from '../shared/redis.ts'
+import { createTransaction } from './create-transaction.ts'
+import { getOwnTransaction } from './get-transaction.ts'
+import { queueCheck } from './queue-health.ts'
+import { authenticateBearer, readCreateRequest } from './request-validation.ts'
+import { acceptedView } from './transaction-views.ts'
+
+export interface AppDeps {
+  redis: Redis
+  queue: Queue
+  logger: Logger
+  jwtSecret: string
+  idempotencyTtlSeconds: number
+}
+
+export function createApp(deps: AppDeps): Express {
+  return createHttpApp(deps.logger, (app) => {
+    // Healthy only when both connections work: the API's own (records) and kue's (jobs).
+    app.get('/health', healthRoute({ redis: redisCheck(deps.redis), queue: queueCheck(deps.queue) }))
+
+    // 202, not the original's 200: the transaction is stored and queued, its loyalty is awarded later.
+    app.post('/transactions', requireBody, async (req, res) => {
+      const request = readCreateRequest(
+        { authorization: req.get('authorization'), idempotencyKey: req.get('idempotency-key'), body: req.body as Record<string, unknown> },
+        deps.jwtSecret,
+      )
+      const { record, replayed } = await createTransaction(
+        { redis: deps.redis, queue: deps.queue, logger: req.log, idempotencyTtlSeconds: deps.idempotencyTtlSeconds },
+        { userId: request.user.user_id, amount: request.amount, currency: request.currency, idempotencyKey: request.idempotencyKey },
+      )
+      res.status(202).location(`/transactions/${record.id}`)
+      if (replayed) res.set('Idempotent-Replayed', 'true')
+      res.json(acceptedView(record))
+    })
+
+    app.get('/transactions/:id', async (req, res) => {
+      const user = authenticateBearer(req.get('authorization'), deps.jwtSecret)
+      res.json(await getOwnTransaction(deps.redis, req.params.id, user.user_id))
+    })
+  })
+}
