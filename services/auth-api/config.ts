@@ -1,0 +1,51 @@
+import type { JSONSchemaType } from 'ajv'
+import { commonSettings, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
+import type { LogLevel } from '../shared/logger.ts'
+
+export interface AuthConfig {
+  HTTP_PORT: number
+  REDIS_URL: string
+  JWT_SECRET: string
+  TOKEN_TTL_SECONDS: number
+  LOG_LEVEL: LogLevel
+  SHUTDOWN_TIMEOUT_MS: number
+}
+
+const authSchema: JSONSchemaType<AuthConfig> = {
+  type: 'object',
+  properties: {
+    HTTP_PORT: { ...httpPortSetting, default: 5000 },
+    JWT_SECRET: jwtSecretSetting,
+    TOKEN_TTL_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 86400,
+      default: 30,
+      description: 'a whole number of seconds from 1 to 86400',
+    },
+    ...commonSettings,
+  },
+  required: ['HTTP_PORT', 'REDIS_URL', 'JWT_SECRET', 'TOKEN_TTL_SECONDS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS'],
+  additionalProperties: false,
+}
+
+/** The Auth API's settings from the environment; throws a ConfigError naming every bad variable. */
+export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  return loadConfig(authSchema, env)
+}
+
+export interface SeedConfig {
+  REDIS_URL: string
+}
+
+const seedSchema: JSONSchemaType<SeedConfig> = {
+  type: 'object',
+  properties: { REDIS_URL: commonSettings.REDIS_URL },
+  required: ['REDIS_URL'],
+  additionalProperties: false,
+}
+
+/** The seed command needs only Redis. */
+export function loadSeedConfig(env: NodeJS.ProcessEnv = process.env): SeedConfig {
+  return loadConfig(seedSchema, env)
+}

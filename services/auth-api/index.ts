@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto'
+import type { Logger } from '../shared/logger.ts'
+import { closeRedis, connectRedis, createRedis } from '../shared/redis.ts'
+import { listen, type RunningServer } from '../shared/server.ts'
+import { createAuthApp } from './app.ts'
+import type { AuthConfig } from './config.ts'
+import { createVerifiedCredentials, type VerifiedCredentials } from './credentials-cache.ts'
+import { createLogin } from './login.ts'
+import { scryptHasher, type PasswordHasher } from './passwords.ts'
+
+export interface AuthOptions {
+  /** Interface to listen on (all by default; tests use 127.0.0.1). */
+  host?: string
+  /** Tests inject a counting hasher or their own cache. */
+  hasher?: PasswordHasher
+  verified?: VerifiedCredentials
+}
+
+export async function start(
+  config: AuthConfig,
+  logger: Logger,
+  options: AuthOptions = {},
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const hasher = options.hasher ?? scryptHasher
+  const redis = createRedis(config.REDIS_URL, { name: 'auth-api', logger })
+  await connectRedis(redis)
+  let server: RunningServer
+  try {
+    // Made once, so that checking an unknown user costs exactly what checking a real one does.
+    const dummyHash = await hasher.hash(randomBytes(32).toString('base64'))
+    const verified = options.verified ?? createVerifiedCredentials()
+    const login = createLogin({ redis, hasher, verified, dummyHash, logger })
+    const app = createAuthApp(logger, { redis, login, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.TOKEN_TTL_SECONDS })
+    server = await listen(app, config.HTTP_PORT, options.host)
+  } catch (err) {
+    await closeRedis(redis)
+    throw err
+  }
+  logger.info('auth-api listening', { port: server.port, token_ttl_seconds: config.TOKEN_TTL_SECONDS })
+  return {
+    port: server.port,
+    stop: async () => {
+      await server.close()
+      await closeRedis(redis)
+    },
+  }
+}

@@ -1,0 +1,77 @@
+import { unauthorized, unprocessable } from '../shared/errors.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { Redis } from '../shared/redis.ts'
+import type { VerifiedCredentials } from './credentials-cache.ts'
+import { parsePasswordHash, type PasswordHasher } from './passwords.ts'
+import { readUser, type StoredUser } from './users.ts'
+
+export interface Credentials {
+  username: string
+  password: string
+}
+
+// One message for an unknown user and a wrong password: the answer must not tell which usernames exist.
+export const INVALID_CREDENTIALS = 'Invalid username or password'
+
+function field(body: Record<string, unknown>, name: 'username' | 'password', label: string): string {
+  const value = body[name]
+  if (value === undefined || value === null) throw unprocessable(`${label} is blank`)
+  if (typeof value !== 'string') throw unprocessable(`${label} must be a string`)
+  if (value.trim() === '') throw unprocessable(`${label} is blank`)
+  return value
+}
+
+/** The username and password of a form or JSON body; the username is checked first, as the original did. */
+export function readCredentials(body: Record<string, unknown>): Credentials {
+  const username = field(body, 'username', 'Username')
+  const password = field(body, 'password', 'Password')
+  return { username, password }
+}
+
+export interface LoginDependencies {
+  redis: Redis
+  hasher: PasswordHasher
+  verified: VerifiedCredentials
+  /** A hash of a random password made at start-up with today's parameters: unknown users are checked against it. */
+  dummyHash: string
+  logger: Logger
+}
+
+export type Login = (credentials: Credentials) => Promise<StoredUser>
+
+/**
+ * The user these credentials belong to, or a 401. Every failed attempt waits for one full scrypt: an
+ * unknown user (or one whose stored hash is unreadable) is verified against the dummy hash, so the
+ * response time does not reveal whether the username exists. Only a pair already verified against the
+ * same stored hash within the cache's TTL skips scrypt.
+ */
+export function createLogin(deps: LoginDependencies): Login {
+  const { redis, hasher, verified, dummyHash, logger } = deps
+  // Identical attempts that arrive together (a client's burst of logins before the first one is cached)
+  // share one scrypt instead of each starting its own; every distinct attempt still pays in full. Unknown
+  // users go through the same path, so sharing cannot tell them apart from real ones either.
+  const inFlight = new Map<string, Promise<boolean>>()
+  const verifyOnce = (username: string, password: string, stored: string): Promise<boolean> => {
+    const key = verified.fingerprint(username, password, stored)
+    let verifying = inFlight.get(key)
+    if (verifying === undefined) {
+      verifying = hasher.verify(password, stored).finally(() => inFlight.delete(key))
+      inFlight.set(key, verifying)
+    }
+    return verifying
+  }
+
+  return async ({ username, password }) => {
+    const user = await readUser(redis, username)
+    const unreadable = user !== undefined && parsePasswordHash(user.password_hash) === undefined
+    if (unreadable) logger.warn('stored password hash is unreadable, re-seed or reset this user', { user_id: user.id })
+    if (user === undefined || unreadable) {
+      await verifyOnce(username, password, dummyHash)
+      throw unauthorized(INVALID_CREDENTIALS)
+    }
+    if (verified.has(username, password, user.password_hash)) return user
+    if (!(await verifyOnce(username, password, user.password_hash))) throw unauthorized(INVALID_CREDENTIALS)
+    verified.remember(username, password, user.password_hash)
+    return user
+  }
+}
