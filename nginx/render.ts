@@ -1,0 +1,159 @@
+import { maxBodySize, type Route, routes as defaultRoutes, type ServiceName, tokenRateLimit } from './routes.ts'
+
+export interface RouterOptions {
+  /** What `listen` takes: a port (80) or address:port ('127.0.0.1:8080'). */
+  listen: number | string
+  /** host:port of each service. */
+  upstreams: Record<ServiceName, string>
+  /** Access log path, or 'off'. */
+  accessLog: string
+  routes?: Route[]
+  rateLimit?: { ratePerSecond: number; burst: number }
+}
+
+// JSON bodies for the errors nginx itself answers; the services answer their own errors in JSON too,
+// and we never intercept those (no proxy_intercept_errors).
+const nginxErrors: Record<number, string> = {
+  404: 'Not found',
+  413: `Request body is larger than ${maxBodySize}B`,
+  429: 'Too many requests, slow down',
+  502: 'Service unavailable (bad gateway)',
+  503: 'Service unavailable',
+  504: 'Service did not answer in time',
+}
+
+const upstreamName = (service: ServiceName) => `yoyo_${service}`
+
+// Same rule as the services (services/shared/http.ts): an incoming id is kept only if short and plain.
+const requestIdMap = `map $http_x_request_id $yoyo_request_id {
+    default $request_id;
+    "~^[\\w.:-]{1,128}$" $http_x_request_id;
+}`
+
+/** Headers every answer carries, errors included; repeated wherever a location sets its own add_header. */
+const requestIdHeader = 'add_header X-Request-Id $yoyo_request_id always;'
+
+function regexEscape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** The locations of one route (see Route in routes.ts for the two shapes). */
+function routeLocations(route: Route, burst: number): string[] {
+  const upstream = `http://${upstreamName(route.service)}`
+  const locations: string[] = []
+  for (const path of route.rateLimited ?? []) {
+    // Case-insensitive and with an optional trailing slash, as Express routes match: no way around the limit.
+    locations.push(`# ${route.prefix}${path}: rate limited per client IP
+    location ~* ^${regexEscape(route.prefix + path)}/?$ {
+        limit_req zone=yoyo_token burst=${burst} nodelay;
+        rewrite ^ ${path} break;
+        proxy_pass ${upstream};
+    }`)
+  }
+  if (route.passThroughExcept === undefined) {
+    locations.push(`# ${route.prefix}/<path> → ${route.service} /<path>
+    location ${route.prefix}/ {
+        proxy_pass ${upstream}/;
+    }`)
+    return locations
+  }
+  locations.push(`# ${route.prefix} and ${route.prefix}/<path> → ${route.service} unchanged (its own API lives there)
+    location = ${route.prefix} {
+        proxy_pass ${upstream};
+    }
+    location ${route.prefix}/ {
+        proxy_pass ${upstream};
+    }`)
+  for (const own of route.passThroughExcept) {
+    locations.push(`# ${route.prefix}${own}[/...] → ${route.service} ${own}[/...] (prefix stripped)
+    location = ${route.prefix}${own} {
+        proxy_pass ${upstream}${own};
+    }
+    location ${route.prefix}${own}/ {
+        proxy_pass ${upstream}${own}/;
+    }`)
+  }
+  return locations
+}
+
+function errorLocations(): string {
+  return Object.entries(nginxErrors)
+    .map(([status, message]) => {
+      const extra = status === '429' ? '\n        add_header Retry-After 1 always;' : ''
+      return `location @error_${status} {
+        default_type application/json;
+        ${requestIdHeader}${extra}
+        return ${status} '${JSON.stringify({ error: message })}\\n';
+    }`
+    })
+    .join('\n    ')
+}
+
+/**
+ * The router's nginx config (http-context directives: upstreams, rate limit zone, one server). Pure:
+ * the provisioner writes it as a site, the tests wrap it in a throwaway nginx.conf with their own ports.
+ */
+export function renderRouterConfig(options: RouterOptions): string {
+  const routes = options.routes ?? defaultRoutes
+  const { ratePerSecond, burst } = options.rateLimit ?? tokenRateLimit
+  const services = [...new Set(routes.map((route) => route.service))]
+  const upstreams = services
+    .map((service) => `upstream ${upstreamName(service)} {
+    server ${options.upstreams[service]};
+    # Reuse connections to the services instead of opening one per request.
+    keepalive 32;
+}`)
+    .join('\n')
+  const errorPages = Object.keys(nginxErrors)
+    .map((status) => `error_page ${status} @error_${status};`)
+    .join('\n    ')
+  const locations = routes.flatMap((route) => routeLocations(route, burst)).join('\n    ')
+  return `# Managed by the yoyo-platform provisioner (rendered from nginx/routes.ts): edits are overwritten.
+${upstreams}
+
+# Token requests per client IP; 1 MB of state holds about 16,000 addresses.
+limit_req_zone $binary_remote_addr zone=yoyo_token:1m rate=${ratePerSecond}r/s;
+
+${requestIdMap}
+
+log_format yoyo_json escape=json '{"time":"$time_iso8601","request_id":"$yoyo_request_id",'
+    '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri","status":$status,'
+    '"bytes":$body_bytes_sent,"ms":$request_time,"upstream":"$upstream_addr","upstream_ms":"$upstream_response_time"}';
+
+server {
+    listen ${options.listen} default_server;
+    server_name _;
+    server_tokens off;
+    access_log ${options.accessLog === 'off' ? 'off' : `${options.accessLog} yoyo_json`};
+
+    client_max_body_size ${maxBodySize};
+    limit_req_status 429;
+
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Request-Id $yoyo_request_id;
+    proxy_set_header X-Real-IP $remote_addr;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Host $http_host;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 30s;
+    proxy_send_timeout 30s;
+    # The services echo the request id; nginx sets it once for every answer, its own errors included.
+    proxy_hide_header X-Request-Id;
+    ${requestIdHeader}
+
+    ${errorPages}
+
+    ${locations}
+
+    # Anything else: JSON 404.
+    location / {
+        return 404;
+    }
+
+    ${errorLocations()}
+}
+`
+}

@@ -1,0 +1,39 @@
+import type { Paths } from './paths.ts'
+import type { PendingActions } from './pending.ts'
+import type { Secrets } from './env-file.ts'
+import type { Settings } from './settings.ts'
+
+/** What the machine is like, found out once at start. */
+export interface Runtime {
+  /** The Node.js running the provisioner: the platform runs on the same one (>= 24 in the VM). */
+  node: string
+  /** systemd is PID 1: services are enabled and survive a reboot. Otherwise (containers, CI) they are started directly. */
+  systemd: boolean
+  /** Human users who get PM2 access (added to the app group): SUDO_USER and `vagrant` when they exist. */
+  loginUsers: string[]
+}
+
+export interface Context {
+  /** --check: find out what would change, change nothing. */
+  readonly check: boolean
+  readonly verbose: boolean
+  readonly paths: Paths
+  /** The system user the platform runs as (yoyo); tests use the current user. */
+  readonly appUser: string
+  readonly settings: Settings
+  readonly runtime: Runtime
+  /** Restarts and reloads owed to a later step, kept on disk so an interrupted run still does them. */
+  readonly pending: PendingActions
+  /** Values steps hand to later steps in the same run. */
+  readonly shared: { secrets?: Secrets }
+  /** Records a change this step made, or under --check would make ("write /etc/x", "restart nginx"). */
+  note(change: string): void
+  /** A detail shown with --verbose only. */
+  detail(message: string): void
+}
+
+export interface Step {
+  /** Named for the state it ensures (ensureRedisRunning); --only and --skip take these names. */
+  name: string
+  run(ctx: Context): Promise<void>
+}

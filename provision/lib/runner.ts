@@ -1,0 +1,131 @@
+import type { Context, Step } from './context.ts'
+
+export type Status = 'ok' | 'changed' | 'failed' | 'not run'
+
+export interface Failure {
+  message: string
+  /** The command that failed, when a command did. */
+  command?: string
+  /** Its stderr (the last lines). */
+  stderr?: string
+}
+
+export interface StepResult {
+  name: string
+  status: Status
+  ms: number
+  /** What the step changed (or would change under --check). */
+  changes: string[]
+  failure?: Failure
+}
+
+export interface RunnerOptions {
+  check: boolean
+  quiet: boolean
+  verbose: boolean
+  /** Where report lines go (stdout in main.ts, an array in tests). */
+  write(line: string): void
+  /** The command that ran last (the shell layer's log hook knows it), to name it when a step fails. */
+  lastCommand?(): string | undefined
+  now?(): number
+  /** Announce a step that has run this long without finishing (progress on long steps). */
+  slowAfterMs?: number
+}
+
+type BaseContext = Omit<Context, 'note' | 'detail'>
+
+const STDERR_LINES = 20
+
+/** What to say about an error: zx's ProcessOutput carries stderr and an exit code; anything else its message. */
+export function describeFailure(err: unknown, command: string | undefined): Failure {
+  if (typeof err === 'object' && err !== null && 'stderr' in err && 'exitCode' in err && typeof err.stderr === 'string') {
+    const code = err.exitCode
+    const stderr = err.stderr.trimEnd().split('\n').slice(-STDERR_LINES).join('\n')
+    const stdout = 'stdout' in err && typeof err.stdout === 'string' ? err.stdout.trimEnd() : ''
+    return {
+      message: `command failed with exit code ${String(code)}`,
+      ...(command === undefined ? {} : { command }),
+      // Some tools (nginx -t, npm) say why on stdout: show that when stderr is empty.
+      stderr: stderr !== '' ? stderr : stdout.split('\n').slice(-STDERR_LINES).join('\n'),
+    }
+  }
+  return { message: err instanceof Error ? err.message : String(err) }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`
+
+export function formatResult(result: StepResult, check: boolean, quiet: boolean): string[] {
+  const word = result.status === 'changed' && check ? 'drift' : result.status
+  const lines = [`${word.padEnd(8)} ${result.name.padEnd(24)} ${seconds(result.ms)}`]
+  if (!quiet || result.status === 'failed') {
+    for (const change of result.changes) lines.push(`         - ${check ? 'would ' : ''}${change}`)
+  }
+  if (result.failure !== undefined) {
+    const [first, ...rest] = result.failure.message.split('\n')
+    lines.push(`         error: ${first}`, ...rest.map((line) => `         | ${line}`))
+    if (result.failure.command !== undefined) lines.push(`         command: ${result.failure.command}`)
+    if (result.failure.stderr) lines.push(...result.failure.stderr.split('\n').map((line) => `         | ${line}`))
+  }
+  return lines
+}
+
+export function formatRecap(results: StepResult[], check: boolean, totalMs: number): string {
+  const count = (status: Status) => results.filter((result) => result.status === status).length
+  const changed = check ? `${count('changed')} would change` : `${count('changed')} changed`
+  return `recap: ${count('ok')} ok, ${changed}, ${count('failed')} failed, ${count('not run')} not run in ${seconds(totalMs)}`
+}
+
+/** 1 when a step failed; under --check 2 when something would change; else 0. */
+export function exitCode(results: StepResult[], check: boolean): number {
+  if (results.some((result) => result.status === 'failed')) return 1
+  if (check && results.some((result) => result.status === 'changed')) return 2
+  return 0
+}
+
+/**
+ * Runs the steps in order, each reporting ok (nothing to do), changed (it changed something) or failed,
+ * with its duration. The first failure stops the run: later steps build on earlier ones.
+ */
+export async function runSteps(steps: Step[], base: BaseContext, options: RunnerOptions): Promise<StepResult[]> {
+  const now = options.now ?? (() => performance.now())
+  const results: StepResult[] = []
+  for (const [index, step] of steps.entries()) {
+    const changes: string[] = []
+    const ctx: Context = {
+      ...base,
+      note: (change) => changes.push(change),
+      detail: (message) => {
+        if (options.verbose) options.write(`         · ${message}`)
+      },
+    }
+    if (options.verbose) options.write(`…        ${step.name}`)
+    const slow = options.verbose || options.quiet
+      ? undefined
+      : setTimeout(() => options.write(`…        ${step.name} (running)`), options.slowAfterMs ?? 1000)
+    const started = now()
+    let failure: Failure | undefined
+    try {
+      await step.run(ctx)
+    } catch (err) {
+      failure = describeFailure(err, options.lastCommand?.())
+    } finally {
+      clearTimeout(slow)
+    }
+    const result: StepResult = {
+      name: step.name,
+      status: failure !== undefined ? 'failed' : changes.length > 0 ? 'changed' : 'ok',
+      ms: now() - started,
+      changes,
+      ...(failure === undefined ? {} : { failure }),
+    }
+    results.push(result)
+    for (const line of formatResult(result, base.check, options.quiet)) {
+      if (!options.quiet || result.status === 'failed') options.write(line)
+    }
+    if (failure !== undefined) {
+      for (const rest of steps.slice(index + 1)) results.push({ name: rest.name, status: 'not run', ms: 0, changes: [] })
+      break
+    }
+  }
+  return results
+}

@@ -1,0 +1,59 @@
+// The provisioner: `sudo ./provision/bootstrap.sh [options]` (bootstrap.sh makes sure Node.js >= 24 and
+// zx are there, then runs this file). Locally on an older Node.js: `sudo node --import tsx provision/main.ts`.
+// Each step ensures one piece of state, checking before it changes anything; see steps/index.ts.
+import { join } from 'node:path'
+import { readAccounts } from './lib/accounts.ts'
+import { parseOptions, selectSteps, usage, UsageError } from './lib/args.ts'
+import { readIfExists } from './lib/files.ts'
+import { APP_USER, defaultPaths } from './lib/paths.ts'
+import { pendingActions } from './lib/pending.ts'
+import { exitCode, formatRecap, runSteps } from './lib/runner.ts'
+import { parseDotenv, resolveSettings } from './lib/settings.ts'
+import { configureShell, getLastCommand } from './lib/shell.ts'
+import { hasSystemd, loginUsers } from './lib/system.ts'
+import { steps } from './steps/index.ts'
+
+const started = performance.now()
+const write = (line: string) => process.stdout.write(`${line}\n`)
+
+let code = 1
+try {
+  const options = parseOptions(process.argv.slice(2), steps.map((step) => step.name))
+  if (options.help) {
+    write(usage)
+    code = 0
+  } else {
+    if (process.getuid?.() !== 0) throw new Error('run me as root: sudo ./provision/bootstrap.sh')
+    configureShell(options.verbose)
+    const paths = defaultPaths()
+    const dotenv = await readIfExists(join(paths.sourceDir, '.env'))
+    const settings = resolveSettings(process.env, dotenv === undefined ? {} : parseDotenv(dotenv))
+    const runtime = {
+      node: process.execPath,
+      systemd: await hasSystemd(),
+      loginUsers: loginUsers(process.env, await readAccounts()),
+    }
+    if (!options.quiet) {
+      write(`yoyo-platform provisioner${options.check ? ' (--check: changing nothing)' : ''}: Node.js ${process.version}, ` +
+        `${runtime.systemd ? 'systemd' : 'no systemd (services started directly)'}, ${paths.sourceDir} → ${paths.appDir}`)
+    }
+    const results = await runSteps(selectSteps(steps, options), {
+      check: options.check,
+      verbose: options.verbose,
+      paths,
+      appUser: APP_USER,
+      settings,
+      runtime,
+      pending: pendingActions(join(paths.stateDir, 'pending'), options.check),
+      shared: {},
+    }, { check: options.check, quiet: options.quiet, verbose: options.verbose, write, lastCommand: getLastCommand })
+    write(formatRecap(results, options.check, performance.now() - started))
+    code = exitCode(results, options.check)
+  }
+} catch (err) {
+  // The one exit path for anything that is not a step's failure (bad usage, bad settings, not root).
+  process.stderr.write(`provision: ${err instanceof Error ? err.message : String(err)}\n`)
+  if (err instanceof UsageError) process.stderr.write('(--help lists the options)\n')
+  code = err instanceof UsageError ? 64 : 1
+}
+process.exit(code)

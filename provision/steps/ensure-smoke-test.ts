@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Step } from '../lib/context.ts'
+
+// A development user (services/auth-api/seed.ts) who may transact.
+const SMOKE_USER = { username: 'alice', password: 'password' }
+
+async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) })
+  const text = await res.text()
+  let body: Record<string, unknown> = {}
+  try {
+    body = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    body = { text: text.slice(0, 200) }
+  }
+  return { status: res.status, body }
+}
+
+function expect(what: string, result: { status: number; body: Record<string, unknown> }, status: number): void {
+  if (result.status !== status) {
+    throw new Error(`${what}: expected HTTP ${status}, got ${result.status} ${JSON.stringify(result.body).slice(0, 300)}`)
+  }
+}
+
+/**
+ * The platform end to end, through nginx with real HTTP: each service healthy, a token, a transaction,
+ * and the Loyalty Worker's stamp for it (polled: the award is asynchronous, through the queue).
+ * Changes nothing the provisioner manages, so it always reports ok; skipped under --check (it writes
+ * a transaction).
+ */
+export const ensureSmokeTest: Step = {
+  name: 'ensureSmokeTest',
+  async run(ctx) {
+    if (ctx.check) {
+      ctx.detail('skipped under --check: it creates a transaction')
+      return
+    }
+    const base = `http://127.0.0.1:${ctx.settings.nginxPort}`
+    for (const prefix of ['authentication', 'transactions', 'loyalty']) {
+      expect(`GET /${prefix}/health`, await call(`${base}/${prefix}/health`), 200)
+    }
+    const token = await call(`${base}/authentication/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(SMOKE_USER),
+    })
+    expect('POST /authentication/token', token, 200)
+    const authorization = `Bearer ${String(token.body.token)}`
+    const before = await call(`${base}/loyalty/me`, { headers: { authorization } })
+    expect('GET /loyalty/me', before, 200)
+    const created = await call(`${base}/transactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization, 'idempotency-key': randomUUID() },
+      body: JSON.stringify({ amount: 1, currency: 'GBP' }),
+    })
+    if (created.status !== 201 && created.status !== 202) expect('POST /transactions', created, 202)
+    const deadline = Date.now() + 15_000
+    for (;;) {
+      const after = await call(`${base}/loyalty/me`, { headers: { authorization } })
+      expect('GET /loyalty/me', after, 200)
+      if (Number(after.body.transactions) > Number(before.body.transactions)) {
+        ctx.detail(`transaction ${String(created.body.id)} stamped: ${String(after.body.stamps)} stamp(s), ${(after.body.vouchers as unknown[]).length} voucher(s)`)
+        return
+      }
+      if (Date.now() > deadline) throw new Error(`transaction ${String(created.body.id)} was not stamped within 15 s (is the Loyalty Worker consuming the queue?)`)
+      await sleep(200)
+    }
+  },
+}

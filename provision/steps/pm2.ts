@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Context, Step } from '../lib/context.ts'
+import { ensureDirectory, ensureFile } from '../lib/files.ts'
+import { PM2_UNIT } from '../lib/paths.ts'
+import { $ } from '../lib/shell.ts'
+import { readStamp, writeStamp } from '../lib/stamps.ts'
+import { pathWith, runningPid } from '../lib/system.ts'
+import { renderLogrotate } from '../render/logrotate.ts'
+import { renderPm2Unit } from '../render/pm2-unit.ts'
+import { renderPm2Wrapper } from '../render/pm2-wrapper.ts'
+import { renderProfile } from '../render/profile.ts'
+
+const RELOAD = 'pm2-reload'
+export const appNames = ['auth', 'transactions', 'loyalty']
+
+const pm2Bin = (ctx: Context) => join(ctx.paths.appDir, 'node_modules', 'pm2', 'bin', 'pm2')
+
+/**
+ * The ONE environment the PM2 CLI runs with. PM2 copies its CLI's environment into each app's
+ * environment and into its saved list (dump.pm2), so it holds no secret: the services read those
+ * from the env file themselves (node --env-file, see ecosystem.config.cjs).
+ */
+export function pm2Environment(ctx: Context): Record<string, string> {
+  const { settings, paths } = ctx
+  const env: Record<string, string> = {
+    PATH: pathWith(dirname(ctx.runtime.node)),
+    HOME: paths.homeDir,
+    PM2_HOME: paths.pm2Home,
+    YOYO_ENV_FILE: paths.envFile,
+    AUTH_PORT: String(settings.ports.auth),
+    TRANSACTIONS_PORT: String(settings.ports.transactions),
+    LOYALTY_PORT: String(settings.ports.loyalty),
+    LOYALTY_INSTANCES: String(settings.loyaltyInstances),
+  }
+  if (settings.service.SHUTDOWN_TIMEOUT_MS !== undefined) env.SHUTDOWN_TIMEOUT_MS = settings.service.SHUTDOWN_TIMEOUT_MS
+  return env
+}
+
+/** The pm2 command as every user runs it (the wrapper switches root to the app user). */
+function pm2(ctx: Context, args: string[]) {
+  return $({ env: pm2Environment(ctx), cwd: ctx.paths.appDir })`${ctx.paths.pm2Wrapper} ${args}`
+}
+
+/**
+ * Everything PM2 needs around it: its home shared with the app group (setgid 2770, so files there keep
+ * the group), the `pm2` wrapper on PATH, the profile script, log rotation, and under systemd the unit
+ * that brings PM2 and the saved apps back at boot.
+ */
+export const ensurePm2Configured: Step = {
+  name: 'ensurePm2Configured',
+  async run(ctx) {
+    const { paths, appUser: user } = ctx
+    const node = ctx.runtime.node
+    await ensureDirectory(ctx, paths.pm2Home, { mode: 0o2770, owner: user })
+    for (const sub of ['logs', 'pids']) await ensureDirectory(ctx, join(paths.pm2Home, sub), { mode: 0o2770, owner: user })
+    await ensureFile(ctx, paths.pm2Wrapper, renderPm2Wrapper({ user, pm2Home: paths.pm2Home, node, pm2Bin: pm2Bin(ctx), unit: PM2_UNIT }), { mode: 0o755 })
+    await ensureFile(ctx, paths.profileScript, renderProfile({ pm2Home: paths.pm2Home, appDir: paths.appDir }), { mode: 0o644 })
+    await ensureFile(ctx, paths.logrotateConfig, renderLogrotate({ pm2Home: paths.pm2Home, user }), { mode: 0o644 })
+    if (!ctx.runtime.systemd) return
+    const unit = renderPm2Unit({ user, pm2Home: paths.pm2Home, node, pm2Bin: pm2Bin(ctx), path: pathWith(dirname(node)) })
+    if ((await ensureFile(ctx, paths.systemdUnit, unit, { mode: 0o644 })) && !ctx.check) await $`systemctl daemon-reload`
+    const enabled = (await $({ nothrow: true })`systemctl is-enabled ${PM2_UNIT}`).stdout.trim() === 'enabled'
+    if (!enabled) {
+      ctx.note(`enable ${PM2_UNIT}`)
+      if (!ctx.check) await $`systemctl enable ${PM2_UNIT}`
+    }
+  },
+}
+
+interface Pm2Process {
+  name: string
+  pm_id: number
+  pm2_env: { status: string; restart_time?: number }
+}
+
+async function processList(ctx: Context): Promise<Pm2Process[]> {
+  // Quiet even under --verbose: the list is long (and holds nothing secret).
+  const output = await pm2(ctx, ['jlist']).quiet()
+  // pm2 may print a banner before the JSON on its first start.
+  const json = output.stdout.slice(output.stdout.indexOf('['))
+  return JSON.parse(json) as Pm2Process[]
+}
+
+/** The apps that are missing or have a process not online. */
+function unhealthy(list: Pm2Process[]): string[] {
+  return appNames.filter((name) => {
+    const processes = list.filter((p) => p.name === name)
+    return processes.length === 0 || processes.some((p) => p.pm2_env.status !== 'online')
+  })
+}
+
+async function errorLogTail(ctx: Context, name: string): Promise<string> {
+  const text = await readFile(join(ctx.paths.pm2Home, 'logs', `${name}-error.log`), 'utf8').catch(() => '')
+  return text.trimEnd().split('\n').slice(-15).join('\n')
+}
+
+async function waitUntilOnline(ctx: Context): Promise<void> {
+  const deadline = Date.now() + 20_000
+  let bad = appNames
+  while (Date.now() < deadline) {
+    bad = unhealthy(await processList(ctx))
+    if (bad.length === 0) return
+    await sleep(500)
+  }
+  const logs = await Promise.all(bad.map(async (name) => `${name}-error.log:\n${await errorLogTail(ctx, name)}`))
+  throw new Error(`not online under PM2: ${bad.join(', ')}\n${logs.join('\n')}`)
+}
+
+/** Hash of what PM2 was started from: the ecosystem file and the environment it was loaded with. */
+async function appsFingerprint(ctx: Context): Promise<string> {
+  const ecosystem = await readFile(join(ctx.paths.appDir, 'ecosystem.config.cjs'), 'utf8').catch(() => '')
+  return createHash('sha256').update(ecosystem).update(JSON.stringify(pm2Environment(ctx))).digest('hex')
+}
+
+/**
+ * The three apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
+ * only when the build, the env file or the ecosystem changed, or an app is not online; it reloads the
+ * cluster apps one process at a time (no downtime) and keeps a scaled-out instance count. Then
+ * `pm2 save`, so a reboot brings back the same list.
+ */
+export const ensurePm2Running: Step = {
+  name: 'ensurePm2Running',
+  async run(ctx) {
+    if (!existsSync(pm2Bin(ctx)) || !existsSync(ctx.paths.pm2Wrapper)) {
+      ctx.note('start PM2 and the apps')
+      if (ctx.check) return
+      throw new Error(`PM2 is not installed (${pm2Bin(ctx)}): run ensureAppBuilt and ensurePm2Configured first`)
+    }
+    if (ctx.runtime.systemd) {
+      const active = (await $({ nothrow: true })`systemctl is-active ${PM2_UNIT}`).exitCode === 0
+      if (!active) {
+        ctx.note(`start ${PM2_UNIT} (PM2 resurrects the saved apps)`)
+        if (!ctx.check) await $`systemctl start ${PM2_UNIT}`
+      }
+    } else if ((await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) === undefined) {
+      // What the unit's ExecStart does at boot: bring back the saved list (with its scaled instance counts).
+      const saved = existsSync(join(ctx.paths.pm2Home, 'dump.pm2'))
+      ctx.note(`start the PM2 daemon${saved ? ' and resurrect the saved apps' : ''} (no systemd: it does not come back after a reboot)`)
+      if (!ctx.check && saved) await pm2(ctx, ['resurrect'])
+    }
+    const daemonUp = (await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) !== undefined
+    const missing = daemonUp ? unhealthy(await processList(ctx)) : appNames
+    const fingerprint = await appsFingerprint(ctx)
+    const reasons = [
+      ...(missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []),
+      ...((await ctx.pending.has(RELOAD)) ? ['new build or env file'] : []),
+      ...((await readStamp(ctx.paths.stateDir, 'pm2-apps')) !== fingerprint ? ['ecosystem or settings changed'] : []),
+    ]
+    if (reasons.length === 0) return
+    ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env (${reasons.join('; ')})`)
+    if (ctx.check) return
+    await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env'])
+    await waitUntilOnline(ctx)
+    await pm2(ctx, ['save', '--force'])
+    await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
+    await ctx.pending.done(RELOAD)
+  },
+}

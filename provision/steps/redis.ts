@@ -1,0 +1,144 @@
+import { kill } from 'node:process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Context, Step } from '../lib/context.ts'
+import { REDIS_PORT, type Secrets } from '../lib/env-file.ts'
+import { ensureDirectory, ensureFile, ensureLine } from '../lib/files.ts'
+import { $, runAs } from '../lib/shell.ts'
+import { runningPid } from '../lib/system.ts'
+import { renderRedisConfig } from '../render/redis-config.ts'
+import { requireSecrets } from './ensure-environment-file.ts'
+
+const SERVICE = 'redis-server'
+const RESTART = 'redis-restart'
+
+/** Our settings in their own file, included last from the package's redis.conf. Restart owed on change. */
+export const ensureRedisConfigured: Step = {
+  name: 'ensureRedisConfigured',
+  async run(ctx) {
+    const { paths } = ctx
+    const secrets = await requireSecrets(ctx)
+    const config = renderRedisConfig({
+      password: secrets.REDIS_PASSWORD,
+      port: REDIS_PORT,
+      maxmemory: ctx.settings.redisMaxmemory,
+      dataDir: paths.redisDataDir,
+      pidFile: paths.redisPidFile,
+      logFile: paths.redisLogFile,
+    })
+    const wrote = await ensureFile(ctx, paths.redisConfig, config, { mode: 0o640, owner: 'root', group: 'redis' })
+    const included = await ensureLine(ctx, paths.redisMainConfig, `include ${paths.redisConfig}`, 'yoyo-platform: our settings, last so they win')
+    if (wrote || included) await ctx.pending.add(RESTART)
+  },
+}
+
+/** redis-cli with the password in the environment (REDISCLI_AUTH), never on the command line. */
+export function redisCli(secrets: Secrets, args: string[]) {
+  return cli(secrets.REDIS_PASSWORD, REDIS_PORT, args)
+}
+
+function cli(password: string | undefined, port: number, args: string[]) {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+  if (password !== undefined) env.REDISCLI_AUTH = password
+  return $({ env, nothrow: true })`redis-cli -h 127.0.0.1 -p ${port} ${args}`
+}
+
+/**
+ * Before a restart that turns the append-only file on: a Redis that ran without it has its data in
+ * dump.rdb only, and Redis 7 started with `appendonly yes` and no AOF yet starts EMPTY (it does not
+ * read dump.rdb). So the running Redis switches AOF on live first, which writes the whole dataset to
+ * a new AOF, and we wait for that rewrite to finish. Tries our password, then none (a fresh package's
+ * Redis). Returns what it did, for the report.
+ */
+export async function keepDataAcrossRestart(password: string, port = REDIS_PORT): Promise<string | undefined> {
+  for (const auth of [password, undefined]) {
+    const current = await cli(auth, port, ['config', 'get', 'appendonly'])
+    // redis-cli exits 0 on error replies too (NOAUTH, WRONGPASS): only a real answer names the setting.
+    const [name, value] = current.stdout.trim().split('\n').map((line) => line.trim())
+    if (current.exitCode !== 0 || name !== 'appendonly' || value === undefined) continue
+    if (value === 'yes') return undefined
+    await cli(auth, port, ['config', 'set', 'appendonly', 'yes'])
+    const deadline = Date.now() + 120_000
+    while (Date.now() < deadline) {
+      const info = (await cli(auth, port, ['info', 'persistence'])).stdout
+      if (/aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) {
+        return 'switched the running Redis to the append-only file first (keeps its data across the restart)'
+      }
+      await sleep(100)
+    }
+    throw new Error('Redis did not finish writing its append-only file within 120 s: not restarting it')
+  }
+  return undefined
+}
+
+async function waitForPong(secrets: Secrets): Promise<void> {
+  const deadline = Date.now() + 15_000
+  let answer = ''
+  while (Date.now() < deadline) {
+    const result = await redisCli(secrets, ['ping'])
+    answer = `${result.stdout}${result.stderr}`.trim()
+    if (answer === 'PONG') return
+    if (/NOAUTH|WRONGPASS|invalid password/i.test(answer)) {
+      throw new Error(`Redis on port ${REDIS_PORT} does not take the password in the env file (another Redis instance, or one not restarted?)`)
+    }
+    await sleep(200)
+  }
+  throw new Error(`Redis did not answer PING on port ${REDIS_PORT} within 15 s (last answer: ${answer || 'none'})`)
+}
+
+async function keepData(ctx: Context): Promise<void> {
+  const done = await keepDataAcrossRestart((await requireSecrets(ctx)).REDIS_PASSWORD)
+  if (done !== undefined) ctx.detail(done)
+}
+
+async function stopDirect(ctx: Context, pid: number): Promise<void> {
+  ctx.detail(`stopping redis-server (pid ${pid}) with SIGTERM: it flushes the append-only file first`)
+  kill(pid, 'SIGTERM')
+  const deadline = Date.now() + 30_000
+  while ((await runningPid(ctx.paths.redisPidFile, SERVICE)) === pid) {
+    if (Date.now() > deadline) throw new Error(`redis-server (pid ${pid}) did not stop within 30 s`)
+    await sleep(100)
+  }
+}
+
+async function startDirect(ctx: Context): Promise<void> {
+  // What systemd's RuntimeDirectory would make: the pid file's directory, owned by redis.
+  await ensureDirectory({ check: false, note: () => {} }, ctx.paths.redisRunDir, { mode: 0o2755, owner: 'redis' })
+  await runAs('redis', ['redis-server', ctx.paths.redisMainConfig, '--daemonize', 'yes'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, cwd: '/' })
+}
+
+/**
+ * Redis running, with our config: enabled at boot under systemd, started directly (daemonized, as the
+ * redis user) without it. Restarted only when its config changed. Verified by a PING with the password.
+ */
+export const ensureRedisRunning: Step = {
+  name: 'ensureRedisRunning',
+  async run(ctx) {
+    const restart = await ctx.pending.has(RESTART)
+    if (ctx.runtime.systemd) {
+      const enabled = (await $({ nothrow: true })`systemctl is-enabled ${SERVICE}`).stdout.trim() === 'enabled'
+      const active = (await $({ nothrow: true })`systemctl is-active ${SERVICE}`).exitCode === 0
+      if (!enabled) ctx.note(`enable ${SERVICE}`)
+      if (!active) ctx.note(`start ${SERVICE}`)
+      else if (restart) ctx.note(`restart ${SERVICE} (config changed)`)
+      if (ctx.check) return
+      if (!enabled) await $`systemctl enable ${SERVICE}`
+      if (!active) await $`systemctl start ${SERVICE}`
+      else if (restart) {
+        await keepData(ctx)
+        await $`systemctl restart ${SERVICE}`
+      }
+    } else {
+      const pid = await runningPid(ctx.paths.redisPidFile, SERVICE)
+      if (pid === undefined) ctx.note(`start ${SERVICE} (no systemd: daemonized)`)
+      else if (restart) ctx.note(`restart ${SERVICE} (config changed)`)
+      if (ctx.check) return
+      if (pid !== undefined && restart) {
+        await keepData(ctx)
+        await stopDirect(ctx, pid)
+      }
+      if (pid === undefined || restart) await startDirect(ctx)
+    }
+    await waitForPong(await requireSecrets(ctx))
+    await ctx.pending.done(RESTART)
+  },
+}

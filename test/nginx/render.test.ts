@@ -1,0 +1,62 @@
+import t from 'tap'
+import { renderRouterConfig } from '../../nginx/render.ts'
+import { routes } from '../../nginx/routes.ts'
+
+const config = renderRouterConfig({
+  listen: 80,
+  upstreams: { auth: '127.0.0.1:5000', transactions: '127.0.0.1:5001', loyalty: '127.0.0.1:5002' },
+  accessLog: '/var/log/nginx/yoyo-platform.access.log',
+})
+
+t.test('when the router config is rendered, then every route of the one list has its location', async (t) => {
+  for (const route of routes) t.match(config, `location ${route.prefix}/ {`, route.prefix)
+  t.match(config, 'location = /transactions {')
+  t.match(config, 'location = /transactions/transactions {\n        proxy_pass http://yoyo_transactions/transactions;')
+  t.match(config, 'location ~* ^/authentication/token/?$ {')
+})
+
+t.test('when rendered, then upstreams keep connections alive and requests carry ids and forwarding headers', async (t) => {
+  for (const [service, port] of [['auth', 5000], ['transactions', 5001], ['loyalty', 5002]] as const) {
+    t.match(config, `upstream yoyo_${service} {\n    server 127.0.0.1:${port};`)
+  }
+  t.equal(config.match(/keepalive 32;/g)?.length, 3)
+  for (const line of [
+    'listen 80 default_server;',
+    'server_tokens off;',
+    'client_max_body_size 16k;',
+    'proxy_http_version 1.1;',
+    'proxy_set_header Connection "";',
+    'proxy_set_header X-Request-Id $yoyo_request_id;',
+    'add_header X-Request-Id $yoyo_request_id always;',
+    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+    'limit_req_zone $binary_remote_addr zone=yoyo_token:1m rate=10r/s;',
+    'limit_req zone=yoyo_token burst=20 nodelay;',
+    'limit_req_status 429;',
+    'access_log /var/log/nginx/yoyo-platform.access.log yoyo_json;',
+  ]) t.match(config, line)
+})
+
+t.test('when rendered, then each error nginx answers itself has a JSON body', async (t) => {
+  for (const status of [404, 413, 429, 502, 503, 504]) {
+    t.match(config, `error_page ${status} @error_${status};`)
+    t.match(config, new RegExp(`location @error_${status} \\{\\s+default_type application/json;[\\s\\S]*?return ${status} '\\{"error":"[^"]+"\\}\\\\n';`))
+  }
+  t.notMatch(config, /proxy_intercept_errors/, 'the services\' own errors pass through')
+})
+
+t.test('when given other ports, limits or no access log, then the render follows (one pure function)', async (t) => {
+  const other = renderRouterConfig({
+    listen: '127.0.0.1:8081',
+    upstreams: { auth: '127.0.0.1:6000', transactions: '127.0.0.1:6001', loyalty: '127.0.0.1:6002' },
+    accessLog: 'off',
+    rateLimit: { ratePerSecond: 2, burst: 3 },
+  })
+  t.match(other, 'listen 127.0.0.1:8081 default_server;')
+  t.match(other, 'server 127.0.0.1:6002;')
+  t.match(other, 'access_log off;')
+  t.match(other, 'rate=2r/s;')
+  t.match(other, 'burst=3 nodelay;')
+  t.equal(renderRouterConfig({ listen: 80, upstreams: { auth: 'a:1', transactions: 'b:2', loyalty: 'c:3' }, accessLog: 'off' }),
+    renderRouterConfig({ listen: 80, upstreams: { auth: 'a:1', transactions: 'b:2', loyalty: 'c:3' }, accessLog: 'off' }), 'deterministic')
+})

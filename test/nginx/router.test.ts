@@ -1,0 +1,213 @@
+// The router config, rendered from nginx/routes.ts, served by a REAL nginx in front of tiny node:http
+// stubs standing in for the three services (the services themselves are tested elsewhere).
+import { once } from 'node:events'
+import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
+import t from 'tap'
+import { renderRouterConfig } from '../../nginx/render.ts'
+import type { ServiceName } from '../../nginx/routes.ts'
+import { startNginx, type NginxServer } from '../helpers/nginx-server.ts'
+import { freePort } from '../helpers/ports.ts'
+
+interface Seen {
+  service: ServiceName
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+}
+
+interface Stub {
+  service: ServiceName
+  port: number
+  server: Server
+  connections: number
+}
+
+// Echoes what it received; like the services it sets its own X-Request-Id, and answers /missing with
+// its own JSON 404 (which nginx must pass through untouched).
+async function startStub(service: ServiceName): Promise<Stub> {
+  const stub: Stub = { service, port: 0, server: createServer(), connections: 0 }
+  stub.server.on('connection', () => stub.connections++)
+  stub.server.on('request', (req, res) => {
+    req.resume()
+    req.on('end', () => {
+      const seen: Seen = { service, method: req.method ?? '', url: req.url ?? '', headers: req.headers }
+      res.setHeader('X-Request-Id', 'set-by-the-service')
+      res.setHeader('Content-Type', 'application/json')
+      res.statusCode = req.url === '/missing' ? 404 : 200
+      res.end(JSON.stringify(req.url === '/missing' ? { error: 'service says no' } : seen))
+    })
+  })
+  stub.server.listen(0, '127.0.0.1')
+  await once(stub.server, 'listening')
+  const address = stub.server.address()
+  stub.port = typeof address === 'object' && address !== null ? address.port : 0
+  return stub
+}
+
+async function startRouter(upstreams: Record<ServiceName, string>, rateLimit?: { ratePerSecond: number; burst: number }): Promise<NginxServer> {
+  return startNginx((port) => renderRouterConfig({ listen: `127.0.0.1:${port}`, upstreams, accessLog: 'off', ...(rateLimit ? { rateLimit } : {}) }))
+}
+
+const stubs = await Promise.all((['auth', 'transactions', 'loyalty'] as const).map(startStub))
+t.teardown(() => stubs.forEach((stub) => stub.server.close()))
+const upstreams = Object.fromEntries(stubs.map((stub) => [stub.service, `127.0.0.1:${stub.port}`])) as Record<ServiceName, string>
+const nginx = await startRouter(upstreams)
+t.teardown(() => nginx.stop())
+
+async function call(path: string, init: RequestInit = {}, server = nginx) {
+  const res = await fetch(`${server.url}${path}`, { redirect: 'manual', ...init })
+  const text = await res.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = text
+  }
+  return { status: res.status, headers: res.headers, body: body as Record<string, unknown> & Partial<Seen> }
+}
+
+t.test('when a path has a route prefix, then it reaches that service with the prefix stripped', async (t) => {
+  const cases: [string, string, ServiceName, string][] = [
+    ['GET', '/authentication/health', 'auth', '/health'],
+    ['POST', '/authentication/token?grant=password', 'auth', '/token?grant=password'],
+    ['GET', '/loyalty/me', 'loyalty', '/me'],
+    ['GET', '/loyalty/health', 'loyalty', '/health'],
+    ['GET', '/transactions/health', 'transactions', '/health'],
+  ]
+  for (const [method, path, service, upstreamPath] of cases) {
+    const { status, body } = await call(path, { method })
+    t.equal(status, 200, `${method} ${path}`)
+    t.equal(body.service, service, `${path} reaches ${service}`)
+    t.equal(body.url, upstreamPath, `${path} arrives as ${upstreamPath}`)
+    t.equal(body.method, method)
+  }
+})
+
+t.test('when a transaction path is called with or without the doubled prefix, then both reach the Transaction API /transactions', async (t) => {
+  const cases: [string, string, string][] = [
+    ['POST', '/transactions', '/transactions'],
+    ['POST', '/transactions/transactions', '/transactions'],
+    ['GET', '/transactions/0d9c8e6a-1b2c-4d5e-8f90-123456789abc', '/transactions/0d9c8e6a-1b2c-4d5e-8f90-123456789abc'],
+    ['GET', '/transactions/transactions/0d9c8e6a-1b2c-4d5e-8f90-123456789abc', '/transactions/0d9c8e6a-1b2c-4d5e-8f90-123456789abc'],
+    ['GET', '/transactions/transactions?page=2', '/transactions?page=2'],
+  ]
+  for (const [method, path, upstreamPath] of cases) {
+    const { status, body } = await call(path, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : null })
+    t.equal(status, 200, `${method} ${path}`)
+    t.equal(body.service, 'transactions')
+    t.equal(body.url, upstreamPath, `${method} ${path} arrives as ${upstreamPath}`)
+  }
+})
+
+t.test('when a request carries a plain X-Request-Id, then the service gets it and the client gets it back once', async (t) => {
+  const res = await fetch(`${nginx.url}/loyalty/me`, { headers: { 'x-request-id': 'client-id-42' } })
+  const seen = (await res.json()) as Seen
+  t.equal(seen.headers['x-request-id'], 'client-id-42')
+  t.equal(res.headers.get('x-request-id'), 'client-id-42', 'the service\'s own header is replaced, not doubled')
+})
+
+t.test('when a request has no X-Request-Id, then nginx makes one, sends it to the service and returns it', async (t) => {
+  const { headers, body } = await call('/loyalty/me')
+  const id = headers.get('x-request-id')
+  t.match(id, /^[0-9a-f]{32}$/)
+  t.equal(body.headers?.['x-request-id'], id)
+})
+
+t.test('when an X-Request-Id is too long or not plain, then nginx replaces it', async (t) => {
+  for (const bad of ['x'.repeat(129), 'has spaces in it', 'quote"s']) {
+    const { headers, body } = await call('/loyalty/me', { headers: { 'x-request-id': bad } })
+    t.match(headers.get('x-request-id'), /^[0-9a-f]{32}$/, JSON.stringify(bad).slice(0, 20))
+    t.equal(body.headers?.['x-request-id'], headers.get('x-request-id'))
+  }
+})
+
+t.test('when a request is proxied, then the service sees the forwarded client, scheme and host', async (t) => {
+  // fetch() will not send a custom Host header: use node:http.
+  const seen = await new Promise<Seen>((resolve, reject) => {
+    const req = request(`${nginx.url}/authentication/health`, { headers: { host: 'yoyo.test:8080' } }, (res) => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()))
+      res.on('end', () => resolve(JSON.parse(text) as Seen))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(seen.headers['x-forwarded-for'], '127.0.0.1')
+  t.equal(seen.headers['x-forwarded-proto'], 'http')
+  t.equal(seen.headers['x-forwarded-host'], 'yoyo.test:8080', 'with the port the client used')
+  t.equal(seen.headers.host, 'yoyo.test')
+  t.equal(seen.headers.connection, undefined, 'no Connection: close towards the upstream')
+})
+
+t.test('when requests follow each other, then nginx reuses its upstream connection (keepalive)', async (t) => {
+  const auth = stubs.find((stub) => stub.service === 'auth')!
+  const before = auth.connections
+  for (let i = 0; i < 8; i++) await call('/authentication/health')
+  t.ok(auth.connections - before <= 1, `8 requests used ${auth.connections - before} new upstream connections`)
+})
+
+t.test('when nginx answers, then it does not tell its version', async (t) => {
+  const { headers } = await call('/authentication/health')
+  t.equal(headers.get('server'), 'nginx')
+})
+
+t.test('when no route matches, then nginx answers a JSON 404 with a request id', async (t) => {
+  for (const path of ['/', '/nope', '/authenticationx', '/loyaltyx/me']) {
+    const { status, headers, body } = await call(path)
+    t.equal(status, 404, path)
+    t.equal(headers.get('content-type'), 'application/json')
+    t.same(body, { error: 'Not found' })
+    t.match(headers.get('x-request-id'), /^[0-9a-f]{32}$/)
+  }
+})
+
+t.test('when a service answers 404 itself, then its own body goes through untouched', async (t) => {
+  const { status, body } = await call('/loyalty/missing')
+  t.equal(status, 404)
+  t.same(body, { error: 'service says no' })
+})
+
+t.test('when a body is larger than 16 kB, then nginx answers a JSON 413 without calling the service', async (t) => {
+  const transactions = stubs.find((stub) => stub.service === 'transactions')!
+  const before = transactions.connections
+  const { status, headers, body } = await call('/transactions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ padding: 'x'.repeat(17 * 1024) }),
+  })
+  t.equal(status, 413)
+  t.equal(headers.get('content-type'), 'application/json')
+  t.match(body.error, /larger than 16kB/)
+  t.ok(headers.get('x-request-id'))
+  t.equal(transactions.connections, before)
+})
+
+t.test('when a service is down, then nginx answers a JSON 502', async (t) => {
+  const down = await freePort()
+  const router = await startRouter({ ...upstreams, loyalty: `127.0.0.1:${down}` })
+  t.teardown(() => router.stop())
+  const { status, headers, body } = await call('/loyalty/me', {}, router)
+  t.equal(status, 502)
+  t.equal(headers.get('content-type'), 'application/json')
+  t.same(body, { error: 'Service unavailable (bad gateway)' })
+  t.ok(headers.get('x-request-id'))
+})
+
+t.test('when one client bursts token requests, then the excess gets a JSON 429 and other routes are not limited', async (t) => {
+  // A slow rate makes the outcome independent of timing: exactly `burst` + 1 requests pass at once.
+  const router = await startRouter(upstreams, { ratePerSecond: 1, burst: 5 })
+  t.teardown(() => router.stop())
+  const paths = ['/authentication/token', '/authentication/TOKEN', '/authentication/token/']
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => call(paths[i % paths.length]!, { method: 'POST' }, router)))
+  const passed = results.filter((r) => r.status === 200)
+  const limited = results.filter((r) => r.status === 429)
+  t.equal(passed.length, 6, 'burst + 1 pass, whatever the spelling of the path')
+  t.equal(limited.length, 6)
+  t.equal(passed[0]!.body.url, '/token')
+  t.same(limited[0]!.body, { error: 'Too many requests, slow down' })
+  t.equal(limited[0]!.headers.get('content-type'), 'application/json')
+  t.equal(limited[0]!.headers.get('retry-after'), '1')
+  t.ok(limited[0]!.headers.get('x-request-id'))
+  const other = await call('/authentication/health', {}, router)
+  t.equal(other.status, 200, 'health is not rate limited')
+})

@@ -1,0 +1,104 @@
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { parseDotenv, resolveSettings } from '../../provision/lib/settings.ts'
+import { renderEnvFile, resolveSecrets } from '../../provision/lib/env-file.ts'
+import { defaultPaths } from '../../provision/lib/paths.ts'
+import { pendingActions } from '../../provision/lib/pending.ts'
+import { runSteps } from '../../provision/lib/runner.ts'
+import { ensureEnvironmentFile } from '../../provision/steps/ensure-environment-file.ts'
+
+const counter = () => {
+  let n = 0
+  return (bytes: number) => `generated-${++n}-`.padEnd(Math.ceil((bytes * 4) / 3), 'x')
+}
+
+t.test('when there is no env file, then every secret is generated', async (t) => {
+  const { secrets, generated } = resolveSecrets(undefined, counter())
+  t.same(generated, ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD'])
+  t.equal(secrets.JWT_SECRET.length, 64)
+  t.equal(secrets.REDIS_PASSWORD.length, 43)
+})
+
+t.test('when the env file has usable secrets, then they are reused; a missing or weak one is replaced', async (t) => {
+  const jwt = 'j'.repeat(64)
+  const existing = `JWT_SECRET=${jwt}\nREDIS_PASSWORD=short\n`
+  const { secrets, generated } = resolveSecrets(existing, counter())
+  t.equal(secrets.JWT_SECRET, jwt)
+  t.same(generated, ['REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD'])
+})
+
+t.test('when real random secrets are made, then they are long, URL-safe and different', async (t) => {
+  const a = resolveSecrets(undefined).secrets
+  const b = resolveSecrets(undefined).secrets
+  for (const value of Object.values(a)) t.match(value, /^[A-Za-z0-9_-]{32,}$/)
+  t.not(a.JWT_SECRET, b.JWT_SECRET)
+  t.not(a.JWT_SECRET, a.REDIS_PASSWORD)
+})
+
+t.test('when the env file is rendered, then Redis URL carries the password and unset service settings stay comments', async (t) => {
+  const { secrets } = resolveSecrets(undefined)
+  const text = renderEnvFile(secrets, resolveSettings({ TOKEN_TTL_SECONDS: '45' }))
+  const values = parseDotenv(text)
+  t.equal(values.REDIS_URL, `redis://:${secrets.REDIS_PASSWORD}@127.0.0.1:6379/0`)
+  t.equal(values.JWT_SECRET, secrets.JWT_SECRET)
+  t.equal(values.TOKEN_TTL_SECONDS, '45')
+  t.equal(values.LOG_LEVEL, undefined)
+  t.match(text, /^# LOG_LEVEL= +\(not set/m)
+  t.same(resolveSecrets(text).generated, [], 'what we write we read back')
+})
+
+t.test('when ensureEnvironmentFile runs twice, then the secrets are kept, the file is 0600, nothing is printed, the second run is ok', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-env-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const paths = { ...defaultPaths(dir), configDir: join(dir, 'etc'), envFile: join(dir, 'etc', 'platform.env'), stateDir: join(dir, 'state') }
+  const lines: string[] = []
+  const run = async (check = false, env: Record<string, string> = {}) =>
+    runSteps([ensureEnvironmentFile], {
+      check,
+      verbose: true,
+      paths,
+      appUser: 'root',
+      settings: resolveSettings(env),
+      runtime: { node: process.execPath, systemd: false, loginUsers: [] },
+      pending: pendingActions(join(dir, 'state', 'pending'), check),
+      shared: {},
+    }, { check, quiet: false, verbose: true, write: (line) => lines.push(line) })
+
+  const first = await run()
+  t.equal(first[0]!.status, 'changed')
+  const text = await readFile(paths.envFile, 'utf8')
+  const secrets = parseDotenv(text)
+  t.equal((await lstat(paths.envFile)).mode & 0o777, 0o600)
+  t.equal((await lstat(paths.configDir)).mode & 0o777, 0o750)
+  t.ok(await lstat(join(dir, 'state', 'pending', 'pm2-reload')), 'the services owe a reload')
+
+  const second = await run()
+  t.equal(second[0]!.status, 'ok')
+  t.equal(await readFile(paths.envFile, 'utf8'), text, 'same secrets')
+  t.equal((await run(true))[0]!.status, 'ok', '--check: no drift')
+
+  const changed = await run(false, { LOG_LEVEL: 'debug' })
+  t.equal(changed[0]!.status, 'changed')
+  const after = parseDotenv(await readFile(paths.envFile, 'utf8'))
+  t.equal(after.LOG_LEVEL, 'debug')
+  t.equal(after.JWT_SECRET, secrets.JWT_SECRET, 'a settings change keeps the secrets')
+
+  const printed = lines.join('\n')
+  t.match(printed, /new secrets: JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD/)
+  for (const name of ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD']) {
+    t.notOk(printed.includes(secrets[name]!), `${name} never printed`)
+  }
+})
+
+t.test('when the env file is damaged, then only the damaged secret is regenerated', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-env-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { secrets } = resolveSecrets(undefined)
+  const file = join(dir, 'platform.env')
+  await writeFile(file, renderEnvFile(secrets, resolveSettings({})).replace(/^JWT_SECRET=.*$/m, 'JWT_SECRET='))
+  const again = resolveSecrets(await readFile(file, 'utf8'))
+  t.same(again.generated, ['JWT_SECRET'])
+  t.equal(again.secrets.REDIS_PASSWORD, secrets.REDIS_PASSWORD)
+})

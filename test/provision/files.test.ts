@@ -1,0 +1,142 @@
+import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { ensureAbsent, ensureDirectory, ensureFile, ensureLine, ensureSymlink, type FileContext } from '../../provision/lib/files.ts'
+
+// Tests run as root (CI and the dev machine): owner 'root' is the user that exists everywhere.
+function context(check = false): FileContext & { changes: string[] } {
+  const changes: string[] = []
+  return { check, changes, note: (change) => changes.push(change) }
+}
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-files-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const mode = async (path: string) => (await lstat(path)).mode & 0o7777
+
+t.test('when a file is missing, then ensureFile creates it with the mode and reports a change', async (t) => {
+  const dir = await tempDir(t)
+  const ctx = context()
+  t.equal(await ensureFile(ctx, join(dir, 'a.conf'), 'hello\n', { mode: 0o600 }), true)
+  t.equal(await readFile(join(dir, 'a.conf'), 'utf8'), 'hello\n')
+  t.equal(await mode(join(dir, 'a.conf')), 0o600)
+  t.same(ctx.changes, [`create ${join(dir, 'a.conf')}`])
+})
+
+t.test('when the content is the same, then ensureFile does not write and reports nothing', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'a.conf')
+  await ensureFile(context(), path, 'same\n', { mode: 0o644 })
+  const before = await lstat(path)
+  const ctx = context()
+  t.equal(await ensureFile(ctx, path, 'same\n', { mode: 0o644 }), false)
+  t.same(ctx.changes, [])
+  t.equal((await lstat(path)).ino, before.ino, 'the same file: not replaced')
+  t.equal((await lstat(path)).mtimeMs, before.mtimeMs)
+})
+
+t.test('when the content differs, then ensureFile replaces it atomically and leaves no temp file', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'a.conf')
+  await ensureFile(context(), path, 'old\n', { mode: 0o644 })
+  const ctx = context()
+  t.equal(await ensureFile(ctx, path, 'new\n', { mode: 0o644 }), true)
+  t.equal(await readFile(path, 'utf8'), 'new\n')
+  t.same(ctx.changes, [`write ${path}`])
+  const { readdir } = await import('node:fs/promises')
+  t.same(await readdir(dir), ['a.conf'])
+})
+
+t.test('when only the mode differs, then ensureFile fixes the mode without rewriting', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'secret.env')
+  await writeFile(path, 'X=1\n')
+  await chmod(path, 0o644)
+  const ctx = context()
+  t.equal(await ensureFile(ctx, path, 'X=1\n', { mode: 0o600 }), true)
+  t.equal(await mode(path), 0o600)
+  t.same(ctx.changes, [`chmod 0600 ${path}`])
+})
+
+t.test('when run under --check, then ensureFile reports the drift and writes nothing', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'a.conf')
+  await writeFile(path, 'old\n')
+  await chmod(path, 0o644)
+  const ctx = context(true)
+  t.equal(await ensureFile(ctx, path, 'new\n', { mode: 0o600 }), true)
+  t.equal(await readFile(path, 'utf8'), 'old\n')
+  t.equal(await mode(path), 0o644)
+  const missing = context(true)
+  t.equal(await ensureFile(missing, join(dir, 'b.conf'), 'x', { mode: 0o600 }), true)
+  t.same(missing.changes, [`create ${join(dir, 'b.conf')}`])
+  await t.rejects(readFile(join(dir, 'b.conf')))
+})
+
+t.test('when the owner does not exist, then ensureFile fails naming it (and --check reports drift)', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'a.conf')
+  await t.rejects(ensureFile(context(), path, 'x', { mode: 0o600, owner: 'no-such-user-yoyo' }), /no-such-user-yoyo: no such user or group/)
+  await t.rejects(readFile(path), { code: 'ENOENT' }, 'nothing written')
+  const ctx = context(true)
+  t.equal(await ensureFile(ctx, path, 'x', { mode: 0o600, owner: 'no-such-user-yoyo' }), true)
+})
+
+t.test('when a directory is missing or has another mode, then ensureDirectory makes it so (setgid included)', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'pm2')
+  const ctx = context()
+  t.equal(await ensureDirectory(ctx, path, { mode: 0o2770 }), true)
+  t.equal(await mode(path), 0o2770)
+  t.equal(await ensureDirectory(context(), path, { mode: 0o2770 }), false)
+  await chmod(path, 0o755)
+  const drift = context(true)
+  t.equal(await ensureDirectory(drift, path, { mode: 0o2770 }), true)
+  t.equal(await mode(path), 0o755, '--check changed nothing')
+  t.equal(await ensureDirectory(context(), path, { mode: 0o2770 }), true)
+  t.equal(await mode(path), 0o2770)
+  await writeFile(join(dir, 'file'), '')
+  await t.rejects(ensureDirectory(context(), join(dir, 'file'), { mode: 0o755 }), /is not a directory/)
+})
+
+t.test('when a link points elsewhere or is missing, then ensureSymlink fixes it; when right, nothing', async (t) => {
+  const dir = await tempDir(t)
+  const link = join(dir, 'enabled.conf')
+  t.equal(await ensureSymlink(context(), link, '/etc/a'), true)
+  t.equal(await readlink(link), '/etc/a')
+  t.equal(await ensureSymlink(context(), link, '/etc/a'), false)
+  t.equal(await ensureSymlink(context(true), link, '/etc/b'), true)
+  t.equal(await readlink(link), '/etc/a', '--check changed nothing')
+  t.equal(await ensureSymlink(context(), link, '/etc/b'), true)
+  t.equal(await readlink(link), '/etc/b')
+})
+
+t.test('when a file or link exists, then ensureAbsent removes it; directories are refused', async (t) => {
+  const dir = await tempDir(t)
+  await symlink('/etc/nginx/sites-available/default', join(dir, 'default'))
+  t.equal(await ensureAbsent(context(true), join(dir, 'default')), true)
+  t.ok(await lstat(join(dir, 'default')), '--check kept it')
+  t.equal(await ensureAbsent(context(), join(dir, 'default')), true)
+  t.equal(await ensureAbsent(context(), join(dir, 'default')), false)
+  await mkdir(join(dir, 'sub'))
+  await t.rejects(ensureAbsent(context(), join(dir, 'sub')), /refusing/)
+})
+
+t.test('when a package config lacks our line, then ensureLine appends it once and keeps the file mode', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'redis.conf')
+  await writeFile(path, 'port 6379\n# include /etc/redis/other.conf')
+  await chmod(path, 0o640)
+  const ctx = context()
+  t.equal(await ensureLine(ctx, path, 'include /etc/redis/yoyo.conf', 'ours'), true)
+  t.equal(await readFile(path, 'utf8'), 'port 6379\n# include /etc/redis/other.conf\n\n# ours\ninclude /etc/redis/yoyo.conf\n')
+  t.equal(await mode(path), 0o640)
+  t.equal(await ensureLine(context(), path, 'include /etc/redis/yoyo.conf', 'ours'), false)
+  const checked = context(true)
+  t.equal(await ensureLine(checked, path, 'include /etc/redis/more.conf', 'more'), true)
+  t.notMatch(await readFile(path, 'utf8'), /more\.conf/)
+})

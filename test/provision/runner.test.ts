@@ -1,0 +1,110 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import type { Context, Step } from '../../provision/lib/context.ts'
+import { defaultPaths } from '../../provision/lib/paths.ts'
+import { pendingActions } from '../../provision/lib/pending.ts'
+import { describeFailure, exitCode, formatRecap, runSteps, type RunnerOptions } from '../../provision/lib/runner.ts'
+import { resolveSettings } from '../../provision/lib/settings.ts'
+
+function base(check = false): Omit<Context, 'note' | 'detail'> {
+  return {
+    check,
+    verbose: false,
+    paths: defaultPaths('/tmp/none'),
+    appUser: 'root',
+    settings: resolveSettings({}),
+    runtime: { node: process.execPath, systemd: false, loginUsers: [] },
+    pending: pendingActions('/tmp/none', true),
+    shared: {},
+  }
+}
+
+function output(options: Partial<RunnerOptions> = {}): RunnerOptions & { lines: string[] } {
+  const lines: string[] = []
+  return { check: false, quiet: false, verbose: false, write: (line) => lines.push(line), ...options, lines }
+}
+
+const step = (name: string, run: (ctx: Context) => Promise<void> | void): Step => ({ name, run: async (ctx) => run(ctx) })
+
+// What zx throws for a failed command: a ProcessOutput with stderr and an exit code.
+function commandError(stderr: string, exitCode = 1) {
+  return Object.assign(new Error(stderr), { stderr, stdout: '', exitCode })
+}
+
+t.test('when steps change nothing, change something, or fail, then each gets its status and the run stops at the failure', async (t) => {
+  const out = output({ lastCommand: () => "nginx -t -q" })
+  const ran: string[] = []
+  const results = await runSteps([
+    step('ensureA', () => { ran.push('a') }),
+    step('ensureB', (ctx) => { ran.push('b'); ctx.note('write /etc/b.conf') }),
+    step('ensureC', () => { ran.push('c'); throw commandError('nginx: [emerg] unknown directive "bogus"') }),
+    step('ensureD', () => { ran.push('d') }),
+  ], base(), out)
+  t.same(ran, ['a', 'b', 'c'])
+  t.same(results.map((r) => r.status), ['ok', 'changed', 'failed', 'not run'])
+  t.same(results[1]!.changes, ['write /etc/b.conf'])
+  t.same(results[2]!.failure, { message: 'command failed with exit code 1', command: 'nginx -t -q', stderr: 'nginx: [emerg] unknown directive "bogus"' })
+  t.equal(exitCode(results, false), 1)
+  const text = out.lines.join('\n')
+  t.match(text, /^ok +ensureA +\d+\.\d\ds$/m)
+  t.match(text, /^changed +ensureB/m)
+  t.match(text, /- write \/etc\/b\.conf/)
+  t.match(text, /^failed +ensureC/m)
+  t.match(text, /command: nginx -t -q/)
+  t.match(text, /\| nginx: \[emerg\] unknown directive "bogus"/)
+  t.match(formatRecap(results, false, 1234), 'recap: 1 ok, 1 changed, 1 failed, 1 not run in 1.23s')
+})
+
+t.test('when every step is ok or changed, then the exit code is 0', async (t) => {
+  const results = await runSteps([step('ensureA', () => {}), step('ensureB', (ctx) => ctx.note('x'))], base(), output())
+  t.equal(exitCode(results, false), 0)
+})
+
+t.test('when run under --check, then changes are drift, the exit code is 2, and 0 without drift', async (t) => {
+  const out = output({ check: true })
+  const drift = await runSteps([step('ensureA', () => {}), step('ensureB', (ctx) => ctx.note('restart nginx'))], base(true), out)
+  t.equal(exitCode(drift, true), 2)
+  t.match(out.lines.join('\n'), /^drift +ensureB/m)
+  t.match(out.lines.join('\n'), /- would restart nginx/)
+  t.match(formatRecap(drift, true, 10), /1 would change/)
+  const clean = await runSteps([step('ensureA', () => {})], base(true), output({ check: true }))
+  t.equal(exitCode(clean, true), 0)
+  const failed = await runSteps([step('ensureA', () => { throw new Error('boom') })], base(true), output({ check: true }))
+  t.equal(exitCode(failed, true), 1, 'a failure wins over drift')
+})
+
+t.test('when --quiet, then only failures are printed; with --verbose, step starts and details too', async (t) => {
+  const quiet = output({ quiet: true })
+  await runSteps([step('ensureA', (ctx) => ctx.note('x')), step('ensureB', () => { throw new Error('it broke') })], base(), quiet)
+  t.notMatch(quiet.lines.join('\n'), /ensureA/)
+  t.match(quiet.lines.join('\n'), /failed +ensureB[\s\S]*error: it broke/)
+  const verbose = output({ verbose: true })
+  await runSteps([step('ensureA', (ctx) => ctx.detail('looked at things'))], { ...base(), verbose: true }, verbose)
+  t.match(verbose.lines[0], /^… +ensureA$/)
+  t.match(verbose.lines.join('\n'), /· looked at things/)
+  const normal = output()
+  await runSteps([step('ensureA', (ctx) => ctx.detail('hidden'))], base(), normal)
+  t.notMatch(normal.lines.join('\n'), /hidden/)
+})
+
+t.test('when a step runs long, then its name is shown while it runs', async (t) => {
+  const out = output({ slowAfterMs: 10 })
+  await runSteps([step('ensureSlow', () => sleep(60)), step('ensureFast', () => {})], base(), out)
+  t.match(out.lines[0], /^… +ensureSlow \(running\)$/)
+  t.notOk(out.lines.some((line) => /ensureFast \(running\)/.test(line)))
+})
+
+t.test('when a failing command printed nothing on stderr, then its stdout is shown instead; plain errors show their message', async (t) => {
+  const failure = describeFailure(Object.assign(new Error(''), { stderr: '', stdout: 'line 1\nwhy it failed', exitCode: 2 }), 'npm ci')
+  t.same(failure, { message: 'command failed with exit code 2', command: 'npm ci', stderr: 'line 1\nwhy it failed' })
+  t.same(describeFailure(new Error('plain'), 'ignored'), { message: 'plain' })
+  t.same(describeFailure('a string', undefined), { message: 'a string' })
+  const long = Array.from({ length: 50 }, (_, i) => `line ${i}`).join('\n')
+  t.equal(describeFailure(commandError(long), undefined).stderr?.split('\n').length, 20, 'the last 20 lines')
+})
+
+t.test('when an error message has several lines, then each is printed indented under the step', async (t) => {
+  const out = output()
+  await runSteps([step('ensureA', () => { throw new Error('nginx -t rejected it:\n[emerg] bad\ntest failed') })], base(), out)
+  t.same(out.lines.slice(1), ['         error: nginx -t rejected it:', '         | [emerg] bad', '         | test failed'])
+})

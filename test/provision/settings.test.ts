@@ -1,0 +1,46 @@
+import t from 'tap'
+import { parseDotenv, resolveSettings } from '../../provision/lib/settings.ts'
+
+t.test('when nothing is set, then the defaults apply and service settings are left to the services', async (t) => {
+  t.same(resolveSettings({}), {
+    nginxPort: 80,
+    ports: { auth: 5000, transactions: 5001, loyalty: 5002 },
+    loyaltyInstances: 2,
+    redisMaxmemory: '256mb',
+    service: {},
+  })
+})
+
+t.test('when a setting is in both the environment and .env, then the environment wins', async (t) => {
+  const settings = resolveSettings(
+    { NGINX_PORT: '8081', LOG_LEVEL: '' },
+    { NGINX_PORT: '9000', LOYALTY_INSTANCES: '4', LOG_LEVEL: 'debug', TOKEN_TTL_SECONDS: '60', REDIS_MAXMEMORY: '1GB' },
+  )
+  t.equal(settings.nginxPort, 8081)
+  t.equal(settings.loyaltyInstances, 4)
+  t.equal(settings.redisMaxmemory, '1gb')
+  t.same(settings.service, { LOG_LEVEL: 'debug', TOKEN_TTL_SECONDS: '60' }, 'an empty variable counts as unset')
+})
+
+t.test('when settings are bad, then one error names every bad variable without echoing values', async (t) => {
+  let error: Error | undefined
+  try {
+    resolveSettings({ NGINX_PORT: '99999', LOYALTY_INSTANCES: 'two', LOG_LEVEL: 'loud', REDIS_MAXMEMORY: 'lots', TOKEN_TTL_SECONDS: '-5' })
+  } catch (err) {
+    error = err as Error
+  }
+  t.equal(error?.name, 'SettingsError')
+  for (const name of ['NGINX_PORT', 'LOYALTY_INSTANCES', 'LOG_LEVEL', 'REDIS_MAXMEMORY', 'TOKEN_TTL_SECONDS']) t.match(error?.message, name)
+  t.notMatch(error?.message, /loud|lots|two/)
+})
+
+t.test('when two ports are the same, then it is refused', async (t) => {
+  t.throws(() => resolveSettings({ NGINX_PORT: '5000' }), /must all differ/)
+})
+
+t.test('when a .env file has comments, quotes and export, then parseDotenv reads the values', async (t) => {
+  t.same(
+    parseDotenv('# comment\n\nexport NGINX_PORT=8080\nLOG_LEVEL="debug"\nA=\'x y\'\nB=plain # trailing comment\nnot a line\nC = spaced\r\n'),
+    { NGINX_PORT: '8080', LOG_LEVEL: 'debug', A: 'x y', B: 'plain', C: 'spaced' },
+  )
+})

@@ -1,0 +1,175 @@
+// Step logic on temp paths (the real machine paths are exercised by running the provisioner).
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
+import type { Context } from '../../provision/lib/context.ts'
+import { readAccounts } from '../../provision/lib/accounts.ts'
+import { defaultPaths, type Paths } from '../../provision/lib/paths.ts'
+import { pendingActions } from '../../provision/lib/pending.ts'
+import { resolveSettings } from '../../provision/lib/settings.ts'
+import { configureShell } from '../../provision/lib/shell.ts'
+import { ensureAppSynced } from '../../provision/steps/ensure-app-synced.ts'
+import { ensureEnvironmentFile, requireSecrets } from '../../provision/steps/ensure-environment-file.ts'
+import { ensureRedisConfigured, keepDataAcrossRestart } from '../../provision/steps/redis.ts'
+import { startRedis } from '../helpers/redis-server.ts'
+
+configureShell(false)
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-steps-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function context(paths: Paths, check = false): Context & { changes: string[] } {
+  const changes: string[] = []
+  return {
+    check,
+    verbose: false,
+    paths,
+    appUser: 'root',
+    settings: resolveSettings({}),
+    runtime: { node: process.execPath, systemd: false, loginUsers: [] },
+    pending: pendingActions(join(paths.stateDir, 'pending'), check),
+    shared: {},
+    changes,
+    note: (change) => changes.push(change),
+    detail: () => {},
+  }
+}
+
+const hasRsync = (() => {
+  try {
+    execFileSync('rsync', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+t.test('when the source changes, then ensureAppSynced copies only that, keeps the app\'s own builds, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
+  const dir = await tempDir(t)
+  const source = join(dir, 'src')
+  const app = join(dir, 'app')
+  await mkdir(join(source, 'services', 'auth-api'), { recursive: true })
+  await mkdir(join(source, 'node_modules', 'x'), { recursive: true })
+  await mkdir(join(source, 'dist'), { recursive: true })
+  await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'one')
+  await writeFile(join(source, 'package.json'), '{}')
+  await writeFile(join(source, 'node_modules', 'x', 'index.js'), 'host build')
+  await writeFile(join(source, 'dist', 'main.js'), 'host build')
+  await writeFile(join(source, '.env'), 'JWT_SECRET=host-only')
+  const paths = { ...defaultPaths(source), appDir: app, stateDir: join(dir, 'state') }
+
+  const first = context(paths)
+  await ensureAppSynced.run(first)
+  t.match(first.changes.join('\n'), /mkdir .*app[\s\S]*copy \d+ changed path/)
+  t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'one')
+  t.equal((await lstat(join(app, 'package.json'))).mode & 0o777, 0o640)
+  t.equal((await lstat(join(app, 'services'))).mode & 0o777, 0o750)
+  for (const excluded of ['node_modules', 'dist', '.env']) t.notOk(existsSync(join(app, excluded)), `${excluded} not copied`)
+
+  await mkdir(join(app, 'node_modules', 'pm2'), { recursive: true })
+  await mkdir(join(app, 'dist'))
+  await writeFile(join(app, 'dist', 'built.js'), 'the app\'s own build')
+  const second = context(paths)
+  await ensureAppSynced.run(second)
+  t.same(second.changes, [], 'nothing to copy the second time')
+
+  await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'two')
+  await rm(join(source, 'package.json'))
+  const check = context(paths, true)
+  await ensureAppSynced.run(check)
+  t.match(check.changes, [/copy 2 changed path/])
+  t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'one', '--check copied nothing')
+
+  await ensureAppSynced.run(context(paths))
+  t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'two')
+  t.notOk(existsSync(join(app, 'package.json')), 'deleted in the source, deleted in the app')
+  t.ok(existsSync(join(app, 'dist', 'built.js')), 'the app\'s own build is kept')
+  t.ok(existsSync(join(app, 'node_modules', 'pm2')), 'and its node_modules')
+})
+
+const hasRedisGroup = (await readAccounts()).group('redis') !== undefined
+
+t.test('when the Redis config is written, then only a Redis restart is owed; unchanged, nothing', { skip: !hasRedisGroup && 'no redis group (redis-server not installed)' }, async (t) => {
+  const dir = await tempDir(t)
+  const paths = {
+    ...defaultPaths(dir),
+    stateDir: join(dir, 'state'),
+    configDir: join(dir, 'etc-yoyo'),
+    envFile: join(dir, 'etc-yoyo', 'platform.env'),
+    redisMainConfig: join(dir, 'redis.conf'),
+    redisConfig: join(dir, 'yoyo-platform.conf'),
+  }
+  await writeFile(paths.redisMainConfig, 'port 6379\n')
+  const ctx = context(paths)
+  await ensureEnvironmentFile.run(ctx)
+  await ctx.pending.done('pm2-reload')
+  await ensureRedisConfigured.run(ctx)
+  t.ok(await ctx.pending.has('redis-restart'))
+  t.notOk(await ctx.pending.has('nginx-reload'))
+  t.notOk(await ctx.pending.has('pm2-reload'))
+  const text = await readFile(paths.redisConfig, 'utf8')
+  t.match(text, `requirepass ${ctx.shared.secrets!.REDIS_PASSWORD}`)
+  t.equal((await lstat(paths.redisConfig)).mode & 0o777, 0o640)
+  t.match(await readFile(paths.redisMainConfig, 'utf8'), `\ninclude ${paths.redisConfig}\n`)
+
+  await ctx.pending.done('redis-restart')
+  const again = context(paths)
+  await ensureRedisConfigured.run(again)
+  t.same(again.changes, [])
+  t.notOk(await again.pending.has('redis-restart'), 'no restart when nothing changed')
+})
+
+t.test('when a step needs the secrets and the env file has none, then it fails rather than invent a password', async (t) => {
+  const dir = await tempDir(t)
+  const paths = { ...defaultPaths(dir), envFile: join(dir, 'missing.env'), stateDir: join(dir, 'state') }
+  await t.rejects(requireSecrets(context(paths)), /lacks JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD: run the ensureEnvironmentFile step first/)
+  const secrets = await requireSecrets(context(paths, true))
+  t.ok(secrets.REDIS_PASSWORD, 'under --check a missing file is just drift')
+})
+
+t.test('when a pending action is marked, then it survives into the next run until done; --check keeps it in memory', async (t) => {
+  const dir = await tempDir(t)
+  const live = pendingActions(join(dir, 'pending'), false)
+  await live.add('nginx-reload')
+  t.ok(await pendingActions(join(dir, 'pending'), false).has('nginx-reload'), 'a later run sees it')
+  await live.done('nginx-reload')
+  t.notOk(await pendingActions(join(dir, 'pending'), false).has('nginx-reload'))
+  const check = pendingActions(join(dir, 'pending'), true)
+  await check.add('redis-restart')
+  t.ok(await check.has('redis-restart'))
+  t.notOk(existsSync(join(dir, 'pending', 'redis-restart')), '--check writes nothing')
+})
+
+t.test('when Redis ran without the append-only file, then it is switched on live so a restart with AOF keeps the data', async (t) => {
+  const redis = await startRedis(['--appendonly', 'no'])
+  t.teardown(() => redis.stop())
+  await redis.client.set('user:alice', 'still here')
+  t.equal(await keepDataAcrossRestart('not-the-password', redis.port), undefined, 'a wrong password finds nothing to do (and does not hang)')
+  t.match(await keepDataAcrossRestart(redis.password, redis.port), /switched the running Redis to the append-only file/)
+  t.equal(await keepDataAcrossRestart(redis.password, redis.port), undefined, 'already on: nothing to do')
+  await redis.kill()
+  // Restarted as the provisioner's config has it: appendonly yes, same data directory.
+  const restarted = spawn('redis-server', ['--port', String(redis.port), '--bind', '127.0.0.1', '--dir', redis.dir, '--requirepass', redis.password, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' })
+  t.teardown(() => restarted.kill('SIGKILL'))
+  const client = new Redis({ port: redis.port, password: redis.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  for (let i = 0; ; i++) {
+    try {
+      await client.connect()
+      break
+    } catch (err) {
+      if (i > 100) throw err
+      await sleep(50)
+    }
+  }
+  t.equal(await client.get('user:alice'), 'still here')
+})
