@@ -1,9 +1,10 @@
 import type { JSONSchemaType } from 'ajv'
-import { commonSettings, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
+import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 
 export interface AuthConfig {
   HTTP_PORT: number
+  HTTP_HOST: string
   REDIS_URL: string
   JWT_SECRET: string
   TOKEN_TTL_SECONDS: number
@@ -15,6 +16,7 @@ const authSchema: JSONSchemaType<AuthConfig> = {
   type: 'object',
   properties: {
     HTTP_PORT: { ...httpPortSetting, default: 5000 },
+    HTTP_HOST: httpHostSetting,
     JWT_SECRET: jwtSecretSetting,
     TOKEN_TTL_SECONDS: {
       type: 'integer',
@@ -25,7 +27,7 @@ const authSchema: JSONSchemaType<AuthConfig> = {
     },
     ...commonSettings,
   },
-  required: ['HTTP_PORT', 'REDIS_URL', 'JWT_SECRET', 'TOKEN_TTL_SECONDS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS'],
+  required: ['HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'TOKEN_TTL_SECONDS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS'],
   additionalProperties: false,
 }
 

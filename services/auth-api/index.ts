@@ -9,8 +9,6 @@ import { createLogin } from './login.ts'
 import { scryptHasher, type PasswordHasher } from './passwords.ts'
 
 export interface AuthOptions {
-  /** Interface to listen on (all by default; tests use 127.0.0.1). */
-  host?: string
   /** Tests inject a counting hasher or their own cache. */
   hasher?: PasswordHasher
   verified?: VerifiedCredentials
@@ -31,7 +29,7 @@ export async function start(
     const verified = options.verified ?? createVerifiedCredentials()
     const login = createLogin({ redis, hasher, verified, dummyHash, logger })
     const app = createAuthApp(logger, { redis, login, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.TOKEN_TTL_SECONDS })
-    server = await listen(app, config.HTTP_PORT, options.host)
+    server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
   } catch (err) {
     await closeRedis(redis)
     throw err

@@ -39,6 +39,14 @@ export const httpPortSetting = {
   description: 'a TCP port from 0 to 65535',
 } as const
 
+// Loopback by default: on a provisioned machine nginx is the only way in.
+export const httpHostSetting = {
+  type: 'string',
+  minLength: 1,
+  default: '127.0.0.1',
+  description: 'the address to listen on, e.g. 127.0.0.1 (default) or 0.0.0.0 for every interface',
+} as const
+
 export const jwtSecretSetting = {
   type: 'string',
   minLength: 32,

@@ -1,9 +1,10 @@
 import type { JSONSchemaType } from 'ajv'
-import { commonSettings, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
+import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 
 export interface TransactionApiConfig {
   HTTP_PORT: number
+  HTTP_HOST: string
   REDIS_URL: string
   JWT_SECRET: string
   LOG_LEVEL: LogLevel
@@ -16,6 +17,7 @@ const schema: JSONSchemaType<TransactionApiConfig> = {
   properties: {
     ...commonSettings,
     HTTP_PORT: { ...httpPortSetting, default: 5001 },
+    HTTP_HOST: httpHostSetting,
     JWT_SECRET: jwtSecretSetting,
     IDEMPOTENCY_TTL_SECONDS: {
       type: 'integer',
@@ -26,7 +28,7 @@ const schema: JSONSchemaType<TransactionApiConfig> = {
       description: 'seconds an Idempotency-Key is remembered, from 60 to 2592000 (30 days)',
     },
   },
-  required: ['HTTP_PORT', 'REDIS_URL', 'JWT_SECRET', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'IDEMPOTENCY_TTL_SECONDS'],
+  required: ['HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'IDEMPOTENCY_TTL_SECONDS'],
   additionalProperties: false,
 }
 

@@ -15,9 +15,9 @@ const QUEUE_READY_WAIT_MS = 3000
 
 /**
  * Starts the Transaction API. kue keeps one queue per process, so one process runs one Transaction API
- * at a time. `options.host` binds the listener (tests use 127.0.0.1); by default every interface.
+ * at a time.
  */
-export async function start(config: TransactionApiConfig, logger: Logger, options: { host?: string } = {}): Promise<RunningTransactionApi> {
+export async function start(config: TransactionApiConfig, logger: Logger): Promise<RunningTransactionApi> {
   const redis = createRedis(config.REDIS_URL, { name: 'transaction-api', logger })
   const queue = createQueue(config.REDIS_URL, logger)
   await connectRedis(redis)
@@ -27,7 +27,7 @@ export async function start(config: TransactionApiConfig, logger: Logger, option
     logger.warn('queue not ready yet, starting anyway', { err: err instanceof Error ? err.message : String(err) })
   }
   const app = createApp({ redis, queue, logger, jwtSecret: config.JWT_SECRET, idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS })
-  const server = await listen(app, config.HTTP_PORT, options.host)
+  const server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
   logger.info('transaction-api listening', { port: server.port })
   return {
     port: server.port,

@@ -11,6 +11,7 @@ export const JWT_SECRET = `test-jwt-secret-${randomBytes(16).toString('hex')}`
 export function testConfig(redisUrl: string, overrides: Partial<AuthConfig> = {}): AuthConfig {
   return {
     HTTP_PORT: 0,
+    HTTP_HOST: '127.0.0.1',
     REDIS_URL: redisUrl,
     JWT_SECRET,
     TOKEN_TTL_SECONDS: 30,
@@ -51,7 +52,7 @@ export interface TestAuth {
 /** Starts the Auth API on 127.0.0.1 and a random port, logging into memory. */
 export async function startAuth(config: AuthConfig, options: AuthOptions = {}): Promise<TestAuth> {
   const { logger, lines } = memoryLogger()
-  const service = await start(config, logger, { host: '127.0.0.1', ...options })
+  const service = await start(config, logger, options)
   return { url: `http://127.0.0.1:${service.port}`, lines, stop: () => service.stop() }
 }
 

@@ -10,6 +10,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url))
 t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
   t.same(loadAuthConfig({ JWT_SECRET: secret }), {
     HTTP_PORT: 5000,
+    HTTP_HOST: '127.0.0.1',
     REDIS_URL: 'redis://127.0.0.1:6379/0',
     JWT_SECRET: secret,
     TOKEN_TTL_SECONDS: 30,

@@ -9,6 +9,7 @@ const secret = 'a-secret-that-must-never-be-printed-0123456789'
 t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
   t.same(loadTransactionApiConfig({ JWT_SECRET: secret }), {
     HTTP_PORT: 5001,
+    HTTP_HOST: '127.0.0.1',
     REDIS_URL: 'redis://127.0.0.1:6379/0',
     JWT_SECRET: secret,
     LOG_LEVEL: 'info',
@@ -21,13 +22,14 @@ t.test('when every setting is given, then they are read and typed', async (t) =>
   const config = loadTransactionApiConfig({
     JWT_SECRET: secret,
     HTTP_PORT: '6001',
+    HTTP_HOST: '0.0.0.0',
     REDIS_URL: 'redis://:pw@redis.local:6380/2',
     LOG_LEVEL: 'warn',
     SHUTDOWN_TIMEOUT_MS: '3000',
     IDEMPOTENCY_TTL_SECONDS: '3600',
     UNRELATED: 'ignored',
   })
-  t.same(config, { JWT_SECRET: secret, HTTP_PORT: 6001, REDIS_URL: 'redis://:pw@redis.local:6380/2', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: 3000, IDEMPOTENCY_TTL_SECONDS: 3600 })
+  t.same(config, { JWT_SECRET: secret, HTTP_PORT: 6001, HTTP_HOST: '0.0.0.0', REDIS_URL: 'redis://:pw@redis.local:6380/2', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: 3000, IDEMPOTENCY_TTL_SECONDS: 3600 })
 })
 
 t.test('when a setting is bad, then a ConfigError names it without echoing its value', async (t) => {

@@ -62,6 +62,7 @@ export async function startApi(t: Teardown, overrides: Partial<TransactionApiCon
   const log = memoryLogger()
   const config: TransactionApiConfig = {
     HTTP_PORT: 0,
+    HTTP_HOST: '127.0.0.1',
     REDIS_URL: redis.url,
     JWT_SECRET: SECRET,
     LOG_LEVEL: 'debug',
@@ -69,7 +70,7 @@ export async function startApi(t: Teardown, overrides: Partial<TransactionApiCon
     IDEMPOTENCY_TTL_SECONDS: 86_400,
     ...overrides,
   }
-  const api = await start(config, log.logger, { host: '127.0.0.1' })
+  const api = await start(config, log.logger)
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return

@@ -1,0 +1,353 @@
+// End-to-end test of a provisioned machine: `npm run test:platform`, as root, after
+// `sudo ./provision/bootstrap.sh` (.ci/run runs both after `npm test`; `npm test` does not pick this file
+// up: it is not a *.test.ts). It drives the platform as its users do, with the real clients:
+//
+//   - HTTPie and curl through nginx: token → transaction (202 queued) → the stamp at /loyalty/me → the
+//     transaction completed with its loyalty; 401, 403 and nginx's JSON 404;
+//   - exposure: Redis wants its password, the services listen on loopback only, the env file is 0600
+//     yoyo and unreadable to login users, no secret of it reaches PM2's logs, dump or list;
+//   - the login user (group yoyo, no sudo): `pm2 scale loyalty 5` (6 if it runs 5) → all online, 20 transactions
+//     all processed; `pm2 save` works;
+//   - the provisioner again: 0 changed and the scaled count kept (scaling is the user's, not drift),
+//     `--check` exits 0 with "0 would change"; then the instance count is put back;
+//   - `vagrant validate`.
+//
+// Settings: PLATFORM_URL (default http://127.0.0.1:80; unset, HTTPie uses the README's `:80` shorthand),
+// PLATFORM_LOGIN_USER (default SUDO_USER when not root, else `platformtest`, created in group yoyo and
+// removed afterwards when missing). The provisioner runs with SUDO_USER=<login user> and the rest of
+// this environment (NODE_LINK_DIR, platform settings): run it as the machine was provisioned.
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import t from 'tap'
+import { $ } from 'zx'
+import {
+  asUser,
+  curl,
+  describeReply,
+  httpie,
+  httpieUrl,
+  instancesOf,
+  isLoopback,
+  listenersOn,
+  type Loyalty,
+  loyaltyOf,
+  parseRecap,
+  platformUrl,
+  pm2List,
+  pm2ListAsRoot,
+  provision,
+  readEnvFile,
+  repoRoot,
+  session,
+  showLoyalty,
+  showProcesses,
+  stampsEarned,
+  tokenFor,
+  waitFor,
+  waitForInstances,
+} from './clients.ts'
+
+const ENV_FILE = '/etc/yoyo-platform/platform.env'
+const PM2_HOME = '/var/lib/yoyo-platform/.pm2'
+const APP_USER = 'yoyo'
+// The issue's `pm2 scale loyalty 5`; 6 when loyalty already runs 5 (LOYALTY_INSTANCES=5), so scaling changes something.
+const SCALE_TO = 5
+const BATCH = 20
+
+const sudoUser = process.env.SUDO_USER !== undefined && process.env.SUDO_USER !== '' && process.env.SUDO_USER !== 'root' ? process.env.SUDO_USER : undefined
+const loginUser = process.env.PLATFORM_LOGIN_USER || sudoUser || 'platformtest'
+
+const provisioned = process.getuid?.() === 0 && existsSync(ENV_FILE) && existsSync('/usr/local/bin/pm2')
+if (!provisioned) {
+  t.bailout(`run me as root on a provisioned machine (sudo ./provision/bootstrap.sh first): uid ${String(process.getuid?.())}, ` +
+    `${ENV_FILE} ${existsSync(ENV_FILE) ? 'present' : 'missing'}, /usr/local/bin/pm2 ${existsSync('/usr/local/bin/pm2') ? 'present' : 'missing'}`)
+}
+
+const settings = provisioned ? await readEnvFile(ENV_FILE) : {}
+const stampsPerVoucher = Number(settings.LOYALTY_STAMPS_PER_VOUCHER ?? 10)
+const alice = session('alice')
+// Decided before the first subtest (tap's root test ends when its queue runs dry between subtests), with
+// root's pm2 (the wrapper runs it as yoyo): the login user may not exist yet.
+const loyaltyNow = provisioned ? await pm2ListAsRoot().then((list) => instancesOf(list, 'loyalty').length, () => 0) : 0
+const SCALED = loyaltyNow === SCALE_TO ? SCALE_TO + 1 : SCALE_TO
+
+t.comment(`platform ${platformUrl}, login user ${loginUser}, ${stampsPerVoucher} stamps per voucher`)
+
+// The loyalty instance count before the test scales it: put back at the end, however the test ends.
+let loyaltyInstancesBefore: number | undefined
+let scaledTo: number | undefined
+// Set when this test made the login user (no provisioner run made one): removed at the end.
+let createdLoginUser = false
+
+async function scaleLoyalty(count: number): Promise<void> {
+  const output = await asUser(loginUser, `pm2 scale loyalty ${count}`)
+  if (output.exitCode !== 0) throw new Error(`pm2 scale loyalty ${count} as ${loginUser}: exit code ${String(output.exitCode)}: ${output.stderr.trim() || output.stdout.trim()}`)
+  scaledTo = count
+}
+
+async function pm2Save(): Promise<void> {
+  const output = await asUser(loginUser, 'pm2 save')
+  if (output.exitCode !== 0) throw new Error(`pm2 save as ${loginUser}: exit code ${String(output.exitCode)}: ${output.stderr.trim() || output.stdout.trim()}`)
+}
+
+/** The processes of an app in PM2's saved list (dump.pm2), which resurrect and a reboot bring back. */
+async function savedInstances(name: string): Promise<number> {
+  const dump = JSON.parse(await readFile(`${PM2_HOME}/dump.pm2`, 'utf8')) as Array<{ name?: string }>
+  return dump.filter((entry) => entry.name === name).length
+}
+
+t.teardown(async () => {
+  // Only when a test stopped between scaling out and scaling back: leave the platform as we found it.
+  if (loyaltyInstancesBefore !== undefined && scaledTo !== undefined && scaledTo !== loyaltyInstancesBefore) {
+    await scaleLoyalty(loyaltyInstancesBefore).catch((error) => console.error(`# teardown: ${String(error)}`))
+    await pm2Save().catch((error) => console.error(`# teardown: ${String(error)}`))
+  }
+  if (createdLoginUser) await $({ nothrow: true })`userdel --remove ${loginUser}`
+})
+
+await t.test(`when the login user ${loginUser} is needed, then they exist and are in group ${APP_USER}`, async (t) => {
+  if ((await $({ nothrow: true })`id -u ${loginUser}`).exitCode !== 0) {
+    // Not made by the provisioner's run (no SUDO_USER): a user in group yoyo, as the provisioner makes one.
+    await $`useradd --create-home --groups ${APP_USER} --shell /bin/sh ${loginUser}`
+    createdLoginUser = true
+    t.comment(`created ${loginUser} (removed at the end)`)
+  }
+  const groups = (await $`id -nG ${loginUser}`).stdout.trim().split(/\s+/)
+  t.ok(groups.includes(APP_USER), `${loginUser} is in group ${APP_USER} (groups: ${groups.join(' ')}); provision with SUDO_USER=${loginUser}`)
+})
+
+await t.test('when each service is asked for its health through nginx, then all three are healthy', async (t) => {
+  for (const prefix of ['authentication', 'transactions', 'loyalty']) {
+    const reply = await curl([`${platformUrl}/${prefix}/health`])
+    t.equal(reply.status, 200, `GET /${prefix}/health → 200`, { reply: describeReply(reply) })
+    t.match(reply.body, { healthy: true }, `/${prefix}/health says healthy`)
+  }
+})
+
+let token = ''
+let transactionId = ''
+
+await t.test('when alice logs in through nginx with HTTPie, then she gets a token', async (t) => {
+  // As the README shows it: http --form POST :80/authentication/token username=alice password=password
+  const reply = await httpie(['--form', 'POST', httpieUrl('/authentication/token'), 'username=alice', 'password=password'])
+  t.equal(reply.status, 200, 'POST /authentication/token → 200', { reply: describeReply(reply) })
+  t.match(reply.headers['content-type'], /^application\/json/, 'JSON')
+  const value = (reply.body as { token?: unknown } | undefined)?.token
+  t.match(value, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JWT')
+  token = typeof value === 'string' ? value : ''
+})
+
+await t.test('when alice posts a transaction with HTTPie, then it is queued and her stamps at /loyalty/me grow by one', async (t) => {
+  if (token === '') token = await tokenFor('alice')
+  const start = await loyaltyOf(token)
+  // http --form POST :80/transactions token=$TOKEN amount=2000 currency=GBP
+  const reply = await httpie(['--form', 'POST', httpieUrl('/transactions'), `token=${token}`, 'amount=2000', 'currency=GBP'])
+  t.equal(reply.status, 202, 'POST /transactions → 202', { reply: describeReply(reply) })
+  t.match(reply.body, { id: String, user_id: 1, amount: 2000, currency: 'GBP', status: 'queued' }, 'queued')
+  transactionId = String((reply.body as { id?: unknown } | undefined)?.id ?? '')
+  t.equal(reply.headers.location, `/transactions/${transactionId}`, 'Location names the transaction')
+
+  const after = await waitFor('alice\'s stamp for the transaction', 15_000, async () => {
+    // http :80/loyalty/me "Authorization:Bearer $TOKEN"
+    const me = await httpie([httpieUrl('/loyalty/me'), `Authorization:Bearer ${token}`])
+    const account = me.body as Loyalty | undefined
+    if (me.status !== 200 || typeof account?.transactions !== 'number') return { done: false, seen: describeReply(me) }
+    return account.transactions > start.transactions ? { done: true, value: account } : { done: false, seen: showLoyalty(account) }
+  })
+  t.equal(after.transactions, start.transactions + 1, 'one more transaction counted')
+  t.equal(stampsEarned(after, stampsPerVoucher), stampsEarned(start, stampsPerVoucher) + 1,
+    `one more stamp earned (${showLoyalty(start)} → ${showLoyalty(after)})`)
+})
+
+await t.test('when alice reads her transaction with curl, then it is completed with its loyalty', async (t) => {
+  t.not(transactionId, '', 'a transaction was created')
+  const reply = await curl(['-H', `Authorization: Bearer ${await alice()}`, `${platformUrl}/transactions/${transactionId}`])
+  t.equal(reply.status, 200, `GET /transactions/${transactionId} → 200`, { reply: describeReply(reply) })
+  t.match(reply.body, { id: transactionId, user_id: 1, amount: 2000, currency: 'GBP', status: 'completed', loyalty: { stamps_awarded: 1, stamps_after: Number } },
+    'completed, with the stamp it earned', { reply: describeReply(reply) })
+})
+
+await t.test('when alice posts a transaction as JSON with a Bearer header and an Idempotency-Key (curl), then it is queued once', async (t) => {
+  const bearer = await alice()
+  const key = randomUUID()
+  const post = () => curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${bearer}`, '-H', `Idempotency-Key: ${key}`,
+    '--data', JSON.stringify({ amount: 150, currency: 'EUR' }), `${platformUrl}/transactions`])
+  const first = await post()
+  t.equal(first.status, 202, 'POST /transactions (JSON, Bearer) → 202', { reply: describeReply(first) })
+  t.match(first.body, { id: String, amount: 150, currency: 'EUR', status: 'queued' }, 'queued')
+  const replay = await post()
+  t.equal(replay.status, 202, 'the same request again → 202', { reply: describeReply(replay) })
+  t.equal((replay.body as { id?: unknown }).id, (first.body as { id?: unknown }).id, 'the replay names the same transaction')
+  t.equal(replay.headers['idempotent-replayed'], 'true', 'Idempotent-Replayed: true')
+})
+
+await t.test('when charlie, who cannot transact, posts a transaction, then 403', async (t) => {
+  const reply = await curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${await tokenFor('charlie')}`,
+    '--data', JSON.stringify({ amount: 2000, currency: 'GBP' }), `${platformUrl}/transactions`])
+  t.equal(reply.status, 403, 'POST /transactions as charlie → 403', { reply: describeReply(reply) })
+  t.match(reply.body, { error: String }, 'a JSON error')
+})
+
+await t.test('when alice logs in with a wrong password, then 401 and no token', async (t) => {
+  const reply = await httpie(['--form', 'POST', httpieUrl('/authentication/token'), 'username=alice', 'password=wrong-password'])
+  t.equal(reply.status, 401, 'POST /authentication/token with a wrong password → 401', { reply: describeReply(reply) })
+  t.match(reply.body, { error: String }, 'a JSON error')
+  t.notMatch(reply.body, { token: String }, 'no token')
+})
+
+await t.test('when /loyalty/me is asked without a token, then 401', async (t) => {
+  const reply = await curl([`${platformUrl}/loyalty/me`])
+  t.equal(reply.status, 401, 'GET /loyalty/me without a token → 401', { reply: describeReply(reply) })
+  t.match(reply.body, { error: String }, 'a JSON error')
+})
+
+await t.test('when a client asks nginx for an unknown path, then a JSON 404', async (t) => {
+  const reply = await curl([`${platformUrl}/no-such-service/${randomUUID()}`])
+  t.equal(reply.status, 404, 'GET /no-such-service/… → 404', { reply: describeReply(reply) })
+  t.match(reply.headers['content-type'], /^application\/json/, 'JSON')
+  t.match(reply.body, { error: String }, 'a JSON error')
+})
+
+await t.test('when Redis is asked without its password, then it refuses (NOAUTH)', async (t) => {
+  const url = new URL(settings.REDIS_URL ?? 'redis://127.0.0.1:6379')
+  const output = await $({ nothrow: true, timeout: '10s' })`redis-cli -h ${url.hostname} -p ${url.port || '6379'} ping`
+  t.match(output.stdout + output.stderr, /NOAUTH/, `redis-cli ping without a password: ${(output.stdout + output.stderr).trim()}`)
+})
+
+await t.test('when the listening sockets are listed, then Redis and the services are on loopback only', async (t) => {
+  const apps = await pm2List(loginUser)
+  const ports: Record<string, number> = { redis: Number(new URL(settings.REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379) }
+  for (const name of ['auth', 'transactions', 'loyalty']) {
+    // The port each app runs with, as PM2 started it (ecosystem.config.cjs sets HTTP_PORT).
+    ports[name] = Number(instancesOf(apps, name)[0]?.pm2_env?.env?.HTTP_PORT)
+  }
+  for (const [name, port] of Object.entries(ports)) {
+    t.ok(Number.isInteger(port) && port > 0, `${name} has a port (${port})`)
+    const addresses = await listenersOn(port)
+    t.ok(addresses.length > 0, `${name} listens on ${port}`)
+    t.same(addresses.filter((address) => !isLoopback(address)), [], `${name} (:${port}) listens on loopback only (it listens on ${addresses.join(', ')})`)
+  }
+})
+
+await t.test(`when the env file is inspected, then it is 0600 ${APP_USER} and the login user cannot read it`, async (t) => {
+  const info = await stat(ENV_FILE)
+  t.equal((info.mode & 0o777).toString(8), '600', `${ENV_FILE} mode`)
+  t.equal(info.uid, Number((await $`id -u ${APP_USER}`).stdout.trim()), `${ENV_FILE} owned by ${APP_USER}`)
+  const read = await asUser(loginUser, `cat ${ENV_FILE}`)
+  t.not(read.exitCode, 0, `${loginUser} cannot read ${ENV_FILE}`)
+})
+
+await t.test(`when the login user runs pm2 scale loyalty ${SCALED} without sudo, then ${SCALED} loyalty instances are online`, async (t) => {
+  const list = await pm2List(loginUser)
+  loyaltyInstancesBefore = instancesOf(list, 'loyalty').length
+  t.ok(loyaltyInstancesBefore > 0, `loyalty runs before scaling (${showProcesses(list)})`)
+  await scaleLoyalty(SCALED)
+  const instances = await waitForInstances(loginUser, 'loyalty', SCALED)
+  t.equal(new Set(instances.map((p) => p.pid)).size, SCALED, `${SCALED} distinct processes`)
+  t.ok(instances.every((p) => p.pm2_env?.exec_mode === 'cluster_mode'), 'in cluster mode')
+  await pm2Save()
+  t.equal(await savedInstances('loyalty'), SCALED, `pm2 save as ${loginUser} keeps ${SCALED} instances in dump.pm2`)
+})
+
+await t.test(`when ${BATCH} transactions are posted with ${SCALED} loyalty instances, then all are processed`, async (t) => {
+  const start = await loyaltyOf(await alice())
+  const bearer = await alice()
+  const replies = await Promise.all(Array.from({ length: BATCH }, (_, i) => curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${bearer}`,
+    '--data', JSON.stringify({ amount: 100 + i, currency: 'GBP' }), `${platformUrl}/transactions`])))
+  const accepted = replies.filter((reply) => reply.status === 202)
+  t.equal(accepted.length, BATCH, `all ${BATCH} accepted (202)`, { refused: replies.filter((reply) => reply.status !== 202).map(describeReply) })
+  const ids = accepted.map((reply) => String((reply.body as { id?: unknown }).id))
+
+  const after = await waitFor(`${BATCH} transactions stamped`, 30_000, async () => {
+    const account = await loyaltyOf(await alice())
+    return account.transactions >= start.transactions + BATCH ? { done: true, value: account } : { done: false, seen: showLoyalty(account) }
+  })
+  t.equal(after.transactions, start.transactions + BATCH, `${BATCH} more transactions counted`)
+  t.equal(stampsEarned(after, stampsPerVoucher), stampsEarned(start, stampsPerVoucher) + BATCH,
+    `${BATCH} more stamps earned, held or exchanged (${showLoyalty(start)} → ${showLoyalty(after)})`)
+
+  const statuses = await Promise.all(ids.map(async (id) => {
+    const reply = await curl(['-H', `Authorization: Bearer ${bearer}`, `${platformUrl}/transactions/${id}`])
+    return (reply.body as { status?: unknown } | undefined)?.status
+  }))
+  t.same(statuses.filter((status) => status !== 'completed'), [], `every transaction completed`)
+
+  // Which worker processes did the work (the log's "transaction awarded" lines carry their pid).
+  const log = await readFile(`${PM2_HOME}/logs/loyalty-out.log`, 'utf8').catch(() => '')
+  const wanted = new Set(ids)
+  const byPid = new Map<number, number>()
+  for (const line of log.split('\n')) {
+    if (!line.includes('transaction awarded')) continue
+    try {
+      const entry = JSON.parse(line) as { pid?: number, transaction_id?: string }
+      if (entry.transaction_id !== undefined && wanted.has(entry.transaction_id) && entry.pid !== undefined) byPid.set(entry.pid, (byPid.get(entry.pid) ?? 0) + 1)
+    } catch {
+      // not a JSON line
+    }
+  }
+  t.comment(`awarded by pid: ${[...byPid].map(([pid, count]) => `${pid}×${count}`).join(', ') || 'not found in the log'}`)
+})
+
+await t.test('when the provisioner runs again, then it changes nothing and keeps the scaled instance count', async (t) => {
+  const output = await provision([], loginUser)
+  const shown = { output: `${output.stdout}${output.stderr}` }
+  t.equal(output.exitCode, 0, 'sh provision/bootstrap.sh exits 0', shown)
+  const recap = parseRecap(output.stdout)
+  t.equal(recap.failed, 0, `no step failed (${recap.line})`, shown)
+  t.equal(recap.changed, 0, `no step changed anything (${recap.line})`, shown)
+  // Scaling is the login user's to decide: re-provisioning neither reports it as drift nor undoes it.
+  const instances = instancesOf(await pm2List(loginUser), 'loyalty')
+  t.equal(instances.length, SCALED, `still ${SCALED} loyalty instances after re-provisioning`)
+  t.ok(instances.every((p) => p.pm2_env?.status === 'online'), 'all online')
+})
+
+await t.test('when the provisioner runs with --check, then it exits 0 and reports 0 would change', async (t) => {
+  const output = await provision(['--check'], loginUser)
+  const shown = { output: `${output.stdout}${output.stderr}` }
+  t.equal(output.exitCode, 0, 'sh provision/bootstrap.sh --check exits 0 (2: drift)', shown)
+  const recap = parseRecap(output.stdout)
+  t.match(recap.line, /\b0 would change\b/, `"0 would change" (${recap.line})`, shown)
+  t.equal(recap.failed, 0, 'no step failed', shown)
+})
+
+await t.test('when the login user scales loyalty back and saves, then the previous count is online and saved', async (t) => {
+  t.ok(loyaltyInstancesBefore !== undefined, 'the count before scaling is known')
+  if (loyaltyInstancesBefore === undefined) return
+  await scaleLoyalty(loyaltyInstancesBefore)
+  await waitForInstances(loginUser, 'loyalty', loyaltyInstancesBefore)
+  await pm2Save()
+  t.equal(await savedInstances('loyalty'), loyaltyInstancesBefore, `dump.pm2 back to ${loyaltyInstancesBefore} loyalty instances`)
+  const token = await tokenFor('bob')
+  const start = await loyaltyOf(token)
+  const reply = await curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${token}`, '--data', '{"amount":500,"currency":"USD"}', `${platformUrl}/transactions`])
+  t.equal(reply.status, 202, 'POST /transactions as bob → 202', { reply: describeReply(reply) })
+  const after = await waitFor('bob\'s transaction stamped after scaling back', 15_000, async () => {
+    const account = await loyaltyOf(token)
+    return account.transactions > start.transactions ? { done: true, value: account } : { done: false, seen: showLoyalty(account) }
+  })
+  t.equal(after.transactions, start.transactions + 1, `still processing (${showLoyalty(start)} → ${showLoyalty(after)})`)
+  const check = await provision(['--check'], loginUser)
+  t.equal(check.exitCode, 0, 'and --check still exits 0', { output: `${check.stdout}${check.stderr}` })
+})
+
+await t.test('when PM2\'s logs, saved list and process list are searched, then no secret of the env file is in them', async (t) => {
+  const secrets = Object.entries(settings).filter(([name, value]) => /SECRET|PASSWORD|_URL$/.test(name) && value.length >= 8)
+  t.ok(secrets.length >= 2, `secrets to look for: ${secrets.map(([name]) => name).join(', ')}`)
+  const places: Array<[string, string]> = []
+  for (const file of await readdir(`${PM2_HOME}/logs`)) places.push([`logs/${file}`, await readFile(`${PM2_HOME}/logs/${file}`, 'utf8')])
+  for (const file of ['dump.pm2', 'dump.pm2.bak', 'pm2.log']) {
+    const text = await readFile(`${PM2_HOME}/${file}`, 'utf8').catch(() => undefined)
+    if (text !== undefined) places.push([file, text])
+  }
+  const jlist = await asUser(loginUser, 'pm2 jlist')
+  places.push([`pm2 jlist as ${loginUser}`, jlist.stdout])
+  const leaks = places.flatMap(([place, text]) => secrets.filter(([, value]) => text.includes(value)).map(([name]) => `${name} in ${place}`))
+  t.same(leaks, [], `no secret in ${places.map(([place]) => place).join(', ')}`)
+})
+
+await t.test('when vagrant validates the Vagrantfile, then it passes', async (t) => {
+  const output = await $({ nothrow: true, timeout: '60s', cwd: repoRoot })`vagrant validate`
+  t.equal(output.exitCode, 0, 'vagrant validate exits 0', { output: `${output.stdout}${output.stderr}` })
+  t.match(output.stdout, /validated successfully/, '"Vagrantfile validated successfully."')
+})
