@@ -32,7 +32,7 @@ function dropErrorsAfterShutdown(emitter: { emit: (event: string | symbol, ...ar
   emitter.emit = (event, ...args) => (event === 'error' && emitter.listenerCount('error') === 0 ? false : emit(event, ...args))
 }
 
-function redisOptions(redisUrl: string): Record<string, unknown> {
+function redisOptions(redisUrl: string, offlineQueue: boolean): Record<string, unknown> {
   const url = new URL(redisUrl)
   const db = Number(url.pathname.replace(/^\//, '') || 0)
   return {
@@ -41,18 +41,27 @@ function redisOptions(redisUrl: string): Record<string, unknown> {
     db,
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     // Fail commands at once while Redis is down (the API answers 503) instead of queueing them in memory.
-    enable_offline_queue: false,
+    enable_offline_queue: offlineQueue,
     // Reconnect forever, backing off to 1 s: the queue must recover by itself after a Redis restart.
     retry_strategy: (options: { attempt: number }) => Math.min(options.attempt * 100, 1000),
   }
+}
+
+export interface QueueOptions {
+  /**
+   * Queue commands in memory while Redis is unreachable instead of failing them (default false: fail
+   * fast). A consumer needs it: kue creates some of its clients lazily and, between popping a job id and
+   * reading the job, a failed command loses the job for good (out of every kue set, never retried).
+   */
+  offlineQueue?: boolean
 }
 
 /**
  * The platform's kue queue. kue keeps one queue per process (a singleton), so a process creates it once
  * and closes it with closeQueue.
  */
-export function createQueue(redisUrl: string, logger: Logger): Queue {
-  const options = redisOptions(redisUrl)
+export function createQueue(redisUrl: string, logger: Logger, queueOptions: QueueOptions = {}): Queue {
+  const options = redisOptions(redisUrl, queueOptions.offlineQueue ?? false)
   const queue = kue.createQueue({
     prefix: keys.queuePrefix,
     // Per-job pub/sub events cost a PUBLISH per state change and nothing here listens to them.

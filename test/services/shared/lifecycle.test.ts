@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url))
 const secret = 'lifecycle-test-secret-0123456789abcdef'
 
 // Each entry as PM2 runs it (a real process), on loopback, against a real Redis.
-for (const entry of ['services/auth-api/main.ts', 'services/transaction-api/main.ts']) {
+for (const entry of ['services/auth-api/main.ts', 'services/transaction-api/main.ts', 'services/loyalty-worker/main.ts']) {
   t.test(`when ${entry} gets SIGTERM, then it stops gracefully and exits 0`, async (t) => {
     const redis = await startRedis()
     t.teardown(() => redis.stop())

@@ -1,0 +1,39 @@
+import type { Express } from 'express'
+import { unauthorized, withTimeout } from '../shared/errors.ts'
+import { healthRoute, redisCheck } from '../shared/health.ts'
+import { createHttpApp } from '../shared/http.ts'
+import type { Logger } from '../shared/logger.ts'
+import { queueCounts, type Queue } from '../shared/queue.ts'
+import type { Redis } from '../shared/redis.ts'
+import { tokenFrom, verifyToken } from '../shared/tokens.ts'
+import { readLoyalty } from './award.ts'
+
+export interface LoyaltyAppDependencies {
+  redis: Redis
+  queue: Queue
+  jwtSecret: string
+}
+
+/**
+ * GET /health: Redis and the queue's counts (503 when either cannot be read).
+ * GET /me with `Authorization: Bearer <jwt>`: the caller's stamps, vouchers and transaction count.
+ */
+export function createLoyaltyApp(logger: Logger, deps: LoyaltyAppDependencies): Express {
+  const { redis, queue, jwtSecret } = deps
+  return createHttpApp(logger, (app) => {
+    app.get(
+      '/health',
+      healthRoute({
+        redis: redisCheck(redis),
+        queue: async () => ({ queue: await withTimeout(queueCounts(queue), 1000, 'queue counts') }),
+      }),
+    )
+
+    app.get('/me', async (req, res) => {
+      const token = tokenFrom(req.get('authorization'), undefined)
+      if (token === undefined) throw unauthorized('Missing bearer token')
+      const claims = verifyToken(token, jwtSecret)
+      res.json(await readLoyalty(redis, claims.user_id))
+    })
+  })
+}

@@ -1,0 +1,150 @@
+import { keys } from '../shared/keys.ts'
+import type { Redis } from '../shared/redis.ts'
+import type { LoyaltyAward } from '../shared/transactions.ts'
+
+/**
+ * The award, atomic and idempotent per transaction: the queue delivers a job at least once (retries,
+ * a TTL-expired job retried while its first run still finishes, a crash between awarding and
+ * acknowledging, a replayed job), so "already awarded?" and "award" must be one step in Redis.
+ * The transaction record's status is the idempotency marker: once it is 'completed' the script only
+ * reads. The rule is loyalty-rule.ts's earnStamp, written again in Lua (tests keep them in step).
+ *
+ * KEYS: transaction:<id>, loyalty:<user_id>, loyalty:<user_id>:vouchers
+ * ARGV: transaction id, user id, stamps per voucher, candidate voucher id, now (ISO 8601)
+ * Returns JSON: {"outcome": "awarded"|"already_awarded", "loyalty": "<LoyaltyAward JSON>"} or {"error": code}.
+ *
+ * The first write is the HINCRBY: if Redis refuses writes (OOM, READONLY) the script fails before
+ * changing anything, so a failed call never leaves half an award.
+ */
+const awardScript = `
+local record = redis.call('HMGET', KEYS[1], 'status', 'user_id', 'loyalty')
+local status, owner, loyalty = record[1], record[2], record[3]
+if not status then return cjson.encode({error = 'not_found'}) end
+if owner ~= ARGV[2] then return cjson.encode({error = 'user_mismatch'}) end
+if status == 'completed' then return cjson.encode({outcome = 'already_awarded', loyalty = loyalty or '{}'}) end
+
+local per_voucher = tonumber(ARGV[3])
+-- Every check comes before the first write: Redis does not roll a script back when it errors midway.
+if not per_voucher or per_voucher < 1 then return redis.error_reply('stamps per voucher must be a positive integer') end
+local stamps = redis.call('HINCRBY', KEYS[2], 'stamps', 1)
+redis.call('HINCRBY', KEYS[2], 'transactions', 1)
+local voucher_field = ''
+-- At most one voucher per transaction, as in loyalty-rule.ts.
+if stamps >= per_voucher then
+  stamps = redis.call('HINCRBY', KEYS[2], 'stamps', -per_voucher)
+  redis.call('RPUSH', KEYS[3], '{"id":' .. cjson.encode(ARGV[4]) .. ',"issued_at":' .. cjson.encode(ARGV[5])
+    .. ',"transaction_id":' .. cjson.encode(ARGV[1]) .. '}')
+  voucher_field = ',"voucher_id":' .. cjson.encode(ARGV[4])
+end
+-- Written by hand rather than with cjson.encode(table) to keep the fields in a stable order.
+loyalty = '{"stamps_awarded":1,"stamps_after":' .. stamps .. voucher_field .. '}'
+redis.call('HSET', KEYS[1], 'status', 'completed', 'updated_at', ARGV[5], 'loyalty', loyalty)
+redis.call('HDEL', KEYS[1], 'error')
+return cjson.encode({outcome = 'awarded', loyalty = loyalty})
+`
+
+// 'queued' → 'processing' so GET /transactions/:id shows the job was picked up; any other status is
+// left alone (a retried job must not move a 'completed' record back). ARGV: now.
+const markProcessingScript = `
+if redis.call('HGET', KEYS[1], 'status') == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'processing', 'updated_at', ARGV[1])
+  return 1
+end
+return 0
+`
+
+// A job that gave up marks its record 'failed', unless another delivery completed it, and never
+// creates a record that is not there. ARGV: error message, now.
+const markFailedScript = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'completed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'updated_at', ARGV[2])
+return 1
+`
+
+interface LoyaltyCommands {
+  yoyoAwardLoyalty(record: string, loyalty: string, vouchers: string, transactionId: string, userId: string, perVoucher: string, voucherId: string, now: string): Promise<string>
+  yoyoMarkProcessing(record: string, now: string): Promise<number>
+  yoyoMarkFailed(record: string, error: string, now: string): Promise<number>
+}
+
+export type LoyaltyRedis = Redis & LoyaltyCommands
+
+/** Adds the scripts to a client as commands (EVALSHA, falling back to EVAL once per connection). */
+export function defineLoyaltyCommands(redis: Redis): LoyaltyRedis {
+  redis.defineCommand('yoyoAwardLoyalty', { numberOfKeys: 3, lua: awardScript })
+  redis.defineCommand('yoyoMarkProcessing', { numberOfKeys: 1, lua: markProcessingScript })
+  redis.defineCommand('yoyoMarkFailed', { numberOfKeys: 1, lua: markFailedScript })
+  return redis as LoyaltyRedis
+}
+
+export type AwardResult =
+  | { outcome: 'awarded' | 'already_awarded'; loyalty: LoyaltyAward }
+  | { error: 'not_found' | 'user_mismatch' }
+
+export interface AwardRequest {
+  transactionId: string
+  userId: number
+  stampsPerVoucher: number
+  /** Used only if this transaction completes a card; a fresh one per call is fine. */
+  voucherId: string
+  now: Date
+}
+
+export async function awardLoyalty(redis: LoyaltyRedis, request: AwardRequest): Promise<AwardResult> {
+  const { transactionId, userId, stampsPerVoucher, voucherId, now } = request
+  const reply = await redis.yoyoAwardLoyalty(
+    keys.transaction(transactionId),
+    keys.loyalty(userId),
+    keys.vouchers(userId),
+    transactionId,
+    String(userId),
+    String(stampsPerVoucher),
+    voucherId,
+    now.toISOString(),
+  )
+  const parsed = JSON.parse(reply) as { outcome?: 'awarded' | 'already_awarded'; loyalty?: string; error?: 'not_found' | 'user_mismatch' }
+  if (parsed.error !== undefined) return { error: parsed.error }
+  return { outcome: parsed.outcome ?? 'awarded', loyalty: JSON.parse(parsed.loyalty ?? '{}') as LoyaltyAward }
+}
+
+/** Returns whether the record moved from 'queued' to 'processing'. */
+export async function markProcessing(redis: LoyaltyRedis, transactionId: string, now: Date): Promise<boolean> {
+  return (await redis.yoyoMarkProcessing(keys.transaction(transactionId), now.toISOString())) === 1
+}
+
+/** Returns whether the record was marked 'failed' (false when missing or already completed). */
+export async function markFailed(redis: LoyaltyRedis, transactionId: string, error: string, now: Date): Promise<boolean> {
+  return (await redis.yoyoMarkFailed(keys.transaction(transactionId), error, now.toISOString())) === 1
+}
+
+export interface Voucher {
+  id: string
+  issued_at: string
+  transaction_id: string
+}
+
+export interface LoyaltyAccount {
+  user_id: number
+  stamps: number
+  vouchers: Voucher[]
+  transactions: number
+}
+
+/** A user's stamps, vouchers and transaction count, read in one MULTI so they agree with each other. */
+export async function readLoyalty(redis: Redis, userId: number): Promise<LoyaltyAccount> {
+  const replies = await redis.multi().hgetall(keys.loyalty(userId)).lrange(keys.vouchers(userId), 0, -1).exec()
+  if (replies === null) throw new Error('loyalty read was aborted')
+  const [[hashErr, hash], [listErr, list]] = replies as [[Error | null, Record<string, string>], [Error | null, string[]]]
+  if (hashErr) throw hashErr
+  if (listErr) throw listErr
+  return {
+    user_id: userId,
+    stamps: Number(hash.stamps ?? 0),
+    vouchers: list.map((entry) => {
+      const { id, issued_at, transaction_id } = JSON.parse(entry) as Voucher
+      return { id, issued_at, transaction_id }
+    }),
+    transactions: Number(hash.transactions ?? 0),
+  }
+}

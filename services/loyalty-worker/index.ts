@@ -1,0 +1,111 @@
+import type { Logger } from '../shared/logger.ts'
+import { closeQueue, createQueue, TRANSACTION_JOB, transactionJobPolicy, type Queue } from '../shared/queue.ts'
+import { closeRedis, connectRedis, createRedis } from '../shared/redis.ts'
+import { listen } from '../shared/server.ts'
+import type { TransactionEvent } from '../shared/transaction-event.ts'
+import { createLoyaltyApp } from './app.ts'
+import { defineLoyaltyCommands } from './award.ts'
+import type { LoyaltyWorkerConfig } from './config.ts'
+import { guardWorkers } from './kue-guards.ts'
+import { sweepOrphanedJobs } from './orphaned-jobs.ts'
+import { transactionJobHandler } from './process-transaction.ts'
+
+export interface LoyaltyWorkerOptions {
+  /** Runs before each award; tests use it to keep jobs in flight. */
+  beforeAward?: (event: TransactionEvent) => Promise<void>
+}
+
+// kue's repair of jobs that sit in the inactive set with no BLPOP token to wake a worker. Its script
+// runs KEYS over the whole keyspace, so not every second as kue suggests.
+const STUCK_JOBS_INTERVAL_MS = 5000
+// How long a worker waits before fetching again after a failed fetch (Redis down).
+const FETCH_RETRY_DELAY_MS = 250
+// Jobs a dead worker popped but never started are requeued after one to two of these; the job TTL
+// recovers the ones it had started on the same time scale.
+const ORPHAN_SWEEP_INTERVAL_MS = transactionJobPolicy.ttlMs
+
+interface KueInternals {
+  client: { on(event: 'ready', listener: () => void): void; ready: boolean } | null
+  stuck_job_watch?: NodeJS.Timeout
+}
+
+/**
+ * kue's stuck-job watcher stops for good on its first error (a Redis restart also drops its script),
+ * so it is (re)started each time kue's connection becomes ready.
+ */
+function watchStuckJobs(queue: Queue): () => void {
+  const internals = queue as unknown as KueInternals
+  const client = internals.client
+  let stopped = false
+  const arm = (): void => {
+    if (!stopped && internals.client !== null) queue.watchStuckJobs(STUCK_JOBS_INTERVAL_MS)
+  }
+  client?.on('ready', arm)
+  if (client?.ready) arm()
+  return () => {
+    stopped = true
+    clearInterval(internals.stuck_job_watch)
+  }
+}
+
+/** Leaves the queue's own shutdown some room inside SHUTDOWN_TIMEOUT_MS for closing HTTP and Redis. */
+export function queueDrainTimeout(shutdownTimeoutMs: number): number {
+  return Math.max(Math.floor(shutdownTimeoutMs / 2), shutdownTimeoutMs - 1500)
+}
+
+export async function start(
+  config: LoyaltyWorkerConfig,
+  logger: Logger,
+  options: LoyaltyWorkerOptions = {},
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const redis = defineLoyaltyCommands(createRedis(config.REDIS_URL, { name: 'loyalty-worker', logger }))
+  await connectRedis(redis)
+  // With the offline queue, kue's commands wait for Redis instead of failing: a failed read between
+  // popping a job id and loading the job would lose the job (see shared/queue.ts).
+  const queue = createQueue(config.REDIS_URL, logger, { offlineQueue: true })
+  const stopWatching = watchStuckJobs(queue)
+  const stopSweeping = sweepOrphanedJobs(redis, { type: TRANSACTION_JOB, intervalMs: ORPHAN_SWEEP_INTERVAL_MS, logger })
+  const drainMs = queueDrainTimeout(config.SHUTDOWN_TIMEOUT_MS)
+  const shutDownQueue = async (): Promise<void> => {
+    stopWatching()
+    stopSweeping()
+    // kue's shutdown waits for a worker event that never comes if Redis fails during it; do not hang.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([closeQueue(queue, drainMs), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs + 1000)))])
+    clearTimeout(timer)
+  }
+
+  let server: Awaited<ReturnType<typeof listen>>
+  try {
+    const handler = transactionJobHandler({
+      redis,
+      stampsPerVoucher: config.LOYALTY_STAMPS_PER_VOUCHER,
+      logger,
+      ...(options.beforeAward ? { beforeAward: options.beforeAward } : {}),
+    })
+    queue.process(TRANSACTION_JOB, config.LOYALTY_CONCURRENCY, handler)
+    guardWorkers(queue, TRANSACTION_JOB, { retryDelayMs: FETCH_RETRY_DELAY_MS, logger })
+    const app = createLoyaltyApp(logger, { redis, queue, jwtSecret: config.JWT_SECRET })
+    server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
+  } catch (err) {
+    await shutDownQueue()
+    await closeRedis(redis)
+    throw err
+  }
+  logger.info('loyalty-worker listening', {
+    port: server.port,
+    concurrency: config.LOYALTY_CONCURRENCY,
+    stamps_per_voucher: config.LOYALTY_STAMPS_PER_VOUCHER,
+  })
+  return {
+    port: server.port,
+    stop: async () => {
+      // Stop taking jobs and let the ones in flight finish; kue fails any still running after drainMs
+      // back to the queue (retried elsewhere, and the award stays exactly-once). /me and /health keep
+      // answering meanwhile.
+      await shutDownQueue()
+      await server.close()
+      await closeRedis(redis)
+    },
+  }
+}

@@ -1,0 +1,80 @@
+import { keys } from '../shared/keys.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { Redis } from '../shared/redis.ts'
+
+/**
+ * kue takes a job in three steps: pop its id from the type's inactive set, read the job, mark it
+ * active. A worker that dies between the first and the last (SIGKILL, OOM, power loss) leaves the job
+ * in none of the type's state sets: no worker will ever see it again and the job TTL does not apply
+ * (it only covers active jobs). Tests that kill a busy worker lose a few jobs this way nearly every time.
+ *
+ * The sweep puts such jobs back. A job is requeued only when it was already orphaned at the previous
+ * sweep (so at least one interval ago): a live worker takes milliseconds between pop and activation.
+ * If a live worker was merely very slow, the job is delivered twice, which the idempotent award
+ * makes harmless. Every worker process sweeps; the script is atomic, so two sweeps cannot requeue a
+ * job twice. The cost is one ZRANGE of kue's job index (completed jobs are removed, failed ones stay).
+ *
+ * KEYS: <prefix>:jobs (kue's index of every job). The job and state keys are derived from ARGV.
+ * ARGV: prefix, job type, then the orphans seen by the previous sweep (kue's "NN|id" member names).
+ * Returns {ids requeued now, members orphaned now but not before}.
+ */
+const sweepScript = `
+local prefix, job_type = ARGV[1], ARGV[2]
+local seen_before = {}
+for i = 3, #ARGV do seen_before[ARGV[i]] = true end
+local states = {'inactive', 'active', 'delayed', 'failed', 'complete'}
+local requeued, orphaned = {}, {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local in_a_state = false
+  for _, state in ipairs(states) do
+    if redis.call('ZSCORE', prefix .. ':jobs:' .. job_type .. ':' .. state, member) then in_a_state = true break end
+  end
+  local bar = string.find(member, '|', 1, true)
+  if not in_a_state and bar then
+    local id = string.sub(member, bar + 1)
+    local job = redis.call('HMGET', prefix .. ':job:' .. id, 'type', 'state', 'priority')
+    if job[1] == job_type and job[2] == 'inactive' then
+      if seen_before[member] then
+        local priority = job[3] or '0'
+        redis.call('ZADD', prefix .. ':jobs:inactive', priority, member)
+        redis.call('ZADD', prefix .. ':jobs:' .. job_type .. ':inactive', priority, member)
+        redis.call('LPUSH', prefix .. ':' .. job_type .. ':jobs', 1)
+        table.insert(requeued, id)
+      else
+        table.insert(orphaned, member)
+      end
+    end
+  end
+end
+return {requeued, orphaned}
+`
+
+interface SweepCommand {
+  yoyoSweepOrphanedJobs(index: string, prefix: string, type: string, ...seenBefore: string[]): Promise<[string[], string[]]>
+}
+
+/** Sweeps now and every `intervalMs`; returns a function that stops the sweeps. */
+export function sweepOrphanedJobs(redis: Redis, options: { type: string; intervalMs: number; logger: Logger }): () => void {
+  const { type, intervalMs, logger } = options
+  redis.defineCommand('yoyoSweepOrphanedJobs', { numberOfKeys: 1, lua: sweepScript })
+  const command = redis as Redis & SweepCommand
+  let seenBefore: string[] = []
+  let running = false
+  const sweep = async (): Promise<void> => {
+    if (running) return
+    running = true
+    try {
+      const [requeued, orphaned] = await command.yoyoSweepOrphanedJobs(`${keys.queuePrefix}:jobs`, keys.queuePrefix, type, ...seenBefore)
+      seenBefore = orphaned
+      if (requeued.length > 0) logger.warn('requeued jobs a dead worker had taken but not started', { job_ids: requeued })
+    } catch (err) {
+      // Redis is down: the next sweep tries again, with the same candidates.
+      logger.debug('orphaned job sweep failed', { err: err instanceof Error ? err.message : String(err) })
+    } finally {
+      running = false
+    }
+  }
+  void sweep()
+  const timer = setInterval(() => void sweep(), intervalMs)
+  return () => clearInterval(timer)
+}

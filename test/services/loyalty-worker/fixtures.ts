@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Redis } from 'ioredis'
+import type { LoyaltyWorkerConfig } from '../../../services/loyalty-worker/config.ts'
+import { keys } from '../../../services/shared/keys.ts'
+import { enqueueTransaction, type Queue } from '../../../services/shared/queue.ts'
+import type { TransactionEvent } from '../../../services/shared/transaction-event.ts'
+import { readTransaction, toHash, type TransactionRecord } from '../../../services/shared/transactions.ts'
+
+export const secret = 'loyalty-worker-test-secret-of-40-chars!!'
+
+export function workerConfig(redisUrl: string, overrides: Partial<LoyaltyWorkerConfig> = {}): LoyaltyWorkerConfig {
+  return {
+    HTTP_PORT: 0,
+    HTTP_HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    JWT_SECRET: secret,
+    LOYALTY_STAMPS_PER_VOUCHER: 10,
+    LOYALTY_CONCURRENCY: 5,
+    LOG_LEVEL: 'debug',
+    SHUTDOWN_TIMEOUT_MS: 3000,
+    ...overrides,
+  }
+}
+
+export function transactionEvent(userId: number, overrides: Partial<TransactionEvent> = {}): TransactionEvent {
+  return { transaction_id: randomUUID(), user_id: userId, amount: 1250, currency: 'GBP', created_at: new Date().toISOString(), ...overrides }
+}
+
+/** Writes the 'queued' record as the Transaction API does (no job yet). */
+export async function writeRecord(client: Redis, event: TransactionEvent): Promise<void> {
+  const record: TransactionRecord = {
+    id: event.transaction_id,
+    user_id: event.user_id,
+    amount: event.amount,
+    currency: event.currency,
+    status: 'queued',
+    created_at: event.created_at,
+    updated_at: event.created_at,
+  }
+  await client.hset(keys.transaction(event.transaction_id), toHash(record))
+}
+
+/** Produces a job the way the Transaction API does: the record first, then the job. */
+export async function produce(client: Redis, queue: Queue, event: TransactionEvent): Promise<string> {
+  await writeRecord(client, event)
+  const jobId = await enqueueTransaction(queue, event)
+  await client.hset(keys.transaction(event.transaction_id), 'job_id', jobId)
+  return jobId
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+export async function statuses(client: Redis, ids: string[]): Promise<Map<string, TransactionRecord>> {
+  const records = new Map<string, TransactionRecord>()
+  for (const id of ids) {
+    const record = await readTransaction(client, id)
+    if (record !== undefined) records.set(id, record)
+  }
+  return records
+}
+
+/** Resolves once every record has the status. */
+export function allWithStatus(client: Redis, ids: string[], status: TransactionRecord['status'], timeoutMs?: number): Promise<Map<string, TransactionRecord>> {
+  return waitFor(
+    `${ids.length} transactions ${status}`,
+    async () => {
+      const records = await statuses(client, ids)
+      return [...records.values()].filter((r) => r.status === status).length === ids.length ? records : undefined
+    },
+    timeoutMs,
+  )
+}
+
+export async function loyaltyOf(client: Redis, userId: number): Promise<{ stamps: number; transactions: number; vouchers: number }> {
+  const hash = await client.hgetall(keys.loyalty(userId))
+  return { stamps: Number(hash.stamps ?? 0), transactions: Number(hash.transactions ?? 0), vouchers: await client.llen(keys.vouchers(userId)) }
+}
+
+/** kue's job hash (state, error, attempts), or {} once removed. */
+export function jobHash(client: Redis, jobId: string): Promise<Record<string, string>> {
+  return client.hgetall(`${keys.queuePrefix}:job:${jobId}`)
+}
