@@ -62,7 +62,9 @@ module.exports = {
       ...common,
       name: 'loyalty',
       script: 'dist/services/loyalty-worker/main.js',
-      // The queue consumers: scale with `pm2 scale loyalty N` (kept across reboots).
+      // The queue consumers: scale with `pm2 scale loyalty N` (kept across reboots). This count applies at
+      // the first start only (a reload does not rescale): the provisioner applies a changed
+      // LOYALTY_INSTANCES with `pm2 scale` (provision/lib/loyalty-instances.ts).
       instances: integer('LOYALTY_INSTANCES', 2),
       env: env(integer('LOYALTY_PORT', 5002)),
     },

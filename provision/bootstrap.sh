@@ -18,6 +18,11 @@
 #   YOYO_NODE_ROOT  where Node.js versions are unpacked (default /usr/local/lib/nodejs)
 set -eu
 
+# A NODE_OPTIONS from the caller's environment is not ours: an `--import` loader (tap sets one for its
+# child processes, IDEs set debuggers) would load into the provisioner's node and break it, and into
+# npm. Gone for everything from here on: node, npm ci, and what main.ts runs.
+unset NODE_OPTIONS
+
 NODE_VERSION=24.21.0
 NODE_INTEGRITY_X64='sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q=='
 NODE_INTEGRITY_ARM64='sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g=='

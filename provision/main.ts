@@ -14,6 +14,10 @@ import { hasSystemd, loginUsers } from './lib/system.ts'
 import { steps } from './steps/index.ts'
 
 const started = performance.now()
+// The caller's NODE_OPTIONS (a test runner's --import loader) is no business of the commands we run;
+// bootstrap.sh already clears it, this covers running main.ts directly. (The commands that run Node.js,
+// npm, pm2 and the seed, get an environment of their own anyway.)
+delete process.env.NODE_OPTIONS
 const write = (line: string) => process.stdout.write(`${line}\n`)
 
 let code = 1

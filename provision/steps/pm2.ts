@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context, Step } from '../lib/context.ts'
 import { ensureDirectory, ensureFile } from '../lib/files.ts'
+import { parseAppliedInstances, planLoyaltyInstances } from '../lib/loyalty-instances.ts'
 import { PM2_UNIT } from '../lib/paths.ts'
 import { $ } from '../lib/shell.ts'
 import { readStamp, writeStamp } from '../lib/stamps.ts'
@@ -16,6 +17,8 @@ import { renderProfile } from '../render/profile.ts'
 
 const RELOAD = 'pm2-reload'
 export const appNames = ['auth', 'transactions', 'loyalty']
+const LOYALTY = 'loyalty'
+const LOYALTY_STAMP = 'loyalty-instances'
 
 const pm2Bin = (ctx: Context) => join(ctx.paths.appDir, 'node_modules', 'pm2', 'bin', 'pm2')
 
@@ -85,10 +88,13 @@ async function processList(ctx: Context): Promise<Pm2Process[]> {
   return JSON.parse(json) as Pm2Process[]
 }
 
-/** The apps that are missing or have a process not online. */
-function unhealthy(list: Pm2Process[]): string[] {
+const countOf = (list: Pm2Process[], name: string) => list.filter((p) => p.name === name).length
+
+/** The apps that are missing or have a process not online (or, given `loyalty`, not that many loyalty processes). */
+function unhealthy(list: Pm2Process[], loyalty?: number): string[] {
   return appNames.filter((name) => {
     const processes = list.filter((p) => p.name === name)
+    if (name === LOYALTY && loyalty !== undefined && processes.length !== loyalty) return true
     return processes.length === 0 || processes.some((p) => p.pm2_env.status !== 'online')
   })
 }
@@ -98,29 +104,54 @@ async function errorLogTail(ctx: Context, name: string): Promise<string> {
   return text.trimEnd().split('\n').slice(-15).join('\n')
 }
 
-async function waitUntilOnline(ctx: Context): Promise<void> {
+async function waitUntilOnline(ctx: Context, loyalty?: number): Promise<Pm2Process[]> {
   const deadline = Date.now() + 20_000
   let bad = appNames
   while (Date.now() < deadline) {
-    bad = unhealthy(await processList(ctx))
-    if (bad.length === 0) return
+    const list = await processList(ctx)
+    bad = unhealthy(list, loyalty)
+    if (bad.length === 0) return list
     await sleep(500)
   }
   const logs = await Promise.all(bad.map(async (name) => `${name}-error.log:\n${await errorLogTail(ctx, name)}`))
   throw new Error(`not online under PM2: ${bad.join(', ')}\n${logs.join('\n')}`)
 }
 
-/** Hash of what PM2 was started from: the ecosystem file and the environment it was loaded with. */
+/**
+ * Hash of what PM2 was started from: the ecosystem file and the environment it was loaded with, except
+ * LOYALTY_INSTANCES: a reload does not rescale, so a new count is applied by `pm2 scale` instead.
+ */
 async function appsFingerprint(ctx: Context): Promise<string> {
   const ecosystem = await readFile(join(ctx.paths.appDir, 'ecosystem.config.cjs'), 'utf8').catch(() => '')
-  return createHash('sha256').update(ecosystem).update(JSON.stringify(pm2Environment(ctx))).digest('hex')
+  const { LOYALTY_INSTANCES: _applied, ...environment } = pm2Environment(ctx)
+  return createHash('sha256').update(ecosystem).update(JSON.stringify(environment)).digest('hex')
+}
+
+/**
+ * LOYALTY_INSTANCES applied when it differs from the last applied value (see lib/loyalty-instances.ts);
+ * a count scaled by hand in between is left alone. `running` is the loyalty processes PM2 runs now
+ * (under --check: would run once started).
+ */
+async function ensureLoyaltyInstances(ctx: Context, running: number): Promise<void> {
+  const wanted = ctx.settings.loyaltyInstances
+  const applied = parseAppliedInstances(await readStamp(ctx.paths.stateDir, LOYALTY_STAMP))
+  const plan = planLoyaltyInstances({ wanted, applied, running })
+  if (plan.change !== undefined) ctx.note(plan.change)
+  if (ctx.check) return
+  if (plan.scaleTo !== undefined) {
+    await pm2(ctx, ['scale', LOYALTY, String(plan.scaleTo)])
+    await waitUntilOnline(ctx, plan.scaleTo)
+  }
+  if (plan.save) await pm2(ctx, ['save', '--force'])
+  if (plan.stamp) await writeStamp(ctx.paths.stateDir, LOYALTY_STAMP, String(wanted))
 }
 
 /**
  * The three apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
  * only when the build, the env file or the ecosystem changed, or an app is not online; it reloads the
  * cluster apps one process at a time (no downtime) and keeps a scaled-out instance count. Then
- * `pm2 save`, so a reboot brings back the same list.
+ * `pm2 save`, so a reboot brings back the same list. A changed LOYALTY_INSTANCES is applied with
+ * `pm2 scale` (a reload would not), and only then: `pm2 scale loyalty N` by hand is the user's.
  */
 export const ensurePm2Running: Step = {
   name: 'ensurePm2Running',
@@ -143,20 +174,25 @@ export const ensurePm2Running: Step = {
       if (!ctx.check && saved) await pm2(ctx, ['resurrect'])
     }
     const daemonUp = (await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) !== undefined
-    const missing = daemonUp ? unhealthy(await processList(ctx)) : appNames
+    let list = daemonUp ? await processList(ctx) : []
+    const missing = unhealthy(list)
     const fingerprint = await appsFingerprint(ctx)
     const reasons = [
       ...(missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []),
       ...((await ctx.pending.has(RELOAD)) ? ['new build or env file'] : []),
       ...((await readStamp(ctx.paths.stateDir, 'pm2-apps')) !== fingerprint ? ['ecosystem or settings changed'] : []),
     ]
-    if (reasons.length === 0) return
-    ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env (${reasons.join('; ')})`)
-    if (ctx.check) return
-    await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env'])
-    await waitUntilOnline(ctx)
-    await pm2(ctx, ['save', '--force'])
-    await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
-    await ctx.pending.done(RELOAD)
+    if (reasons.length > 0) {
+      ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env (${reasons.join('; ')})`)
+      if (!ctx.check) {
+        await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env'])
+        list = await waitUntilOnline(ctx)
+        await pm2(ctx, ['save', '--force'])
+        await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
+        await ctx.pending.done(RELOAD)
+      }
+    }
+    // With no loyalty process yet, the start above gives (under --check: would give) the ecosystem's count.
+    await ensureLoyaltyInstances(ctx, countOf(list, LOYALTY) || ctx.settings.loyaltyInstances)
   },
 }

@@ -4,10 +4,11 @@
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 
@@ -16,6 +17,9 @@ const bootstrap = join(import.meta.dirname, '..', '..', 'provision', 'bootstrap.
 const isRoot = process.getuid?.() === 0
 // With a Node.js >= 24 on PATH, bootstrap.sh uses it and downloads nothing.
 const hasNode24 = Number(process.versions.node.split('.')[0]) >= 24
+// Or one bootstrap.sh installed before (it then uses that one).
+const nodeHome = '/usr/local/lib/nodejs/node-v24.21.0/bin'
+const node24Ready = hasNode24 || (existsSync(join(nodeHome, 'node')) && existsSync(join(nodeHome, 'npm')))
 
 t.test('when not run as root, then bootstrap.sh refuses at once', { skip: !isRoot && 'needs root to switch to another user' }, async (t) => {
   await t.rejects(run('runuser', ['-u', 'nobody', '--', 'sh', bootstrap, '--check']), { code: 1, stderr: /run me as root/ })
@@ -47,4 +51,26 @@ t.test('when the registry serves a tarball that does not match the pinned integr
   t.notOk(existsSync(join(dir, 'bin')), 'no links')
   const leftovers = (await readdir(tmpdir())).filter((name) => name.startsWith('tmp.') && existsSync(join(tmpdir(), name, 'node.tgz')))
   t.same(leftovers, [], 'the download is cleaned up')
+})
+
+t.test('when NODE_OPTIONS holds an --import loader, then bootstrap.sh keeps it from the provisioner and what it runs', { skip: (!isRoot && 'needs root') || (!node24Ready && 'no Node.js >= 24 to run it with (it would download one)') }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-bootstrap-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // A loader that leaves a trace in every node process it loads into.
+  const marks = join(dir, 'loaded-into')
+  const loader = join(dir, 'loader.mjs')
+  await writeFile(loader, `import { appendFileSync } from 'node:fs'\nappendFileSync(${JSON.stringify(marks)}, process.argv.slice(1).join(' ') + '\\n')\n`)
+  // Plus tap's own (this process has it), which made the provisioner fail with
+  // "Cannot set properties of undefined (setting 'verbose')".
+  const nodeOptions = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(loader).href}`].filter(Boolean).join(' ')
+
+  const result = await run('sh', [bootstrap, '--check', '--only', 'ensurePackages'], {
+    // No links: the machine's node and npm stay as they are.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: nodeOptions, NODE_LINK_DIR: '' },
+  }).then((ok) => ({ code: 0, ...ok }), (err: { code: number; stdout: string; stderr: string }) => err)
+
+  t.not(result.code, 1, `the provisioner ran (stderr: ${result.stderr.trim()})`)
+  t.match(result.stdout, /^(ok|drift) +ensurePackages /m)
+  t.match(result.stdout, /recap: .*0 failed/)
+  t.notOk(existsSync(marks), 'the loader was loaded into no node process')
 })
