@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -64,9 +64,14 @@ t.test('when NODE_OPTIONS holds an --import loader, then bootstrap.sh keeps it f
   // "Cannot set properties of undefined (setting 'verbose')".
   const nodeOptions = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(loader).href}`].filter(Boolean).join(' ')
 
-  const result = await run('sh', [bootstrap, '--check', '--only', 'ensurePackages'], {
+  // A copy of provision/ (and nginx/, which it renders from): bootstrap.sh may `npm ci` next to itself,
+  // and the source tree is not this test's to change while other test files import from it.
+  const copy = join(dir, 'provision')
+  await cp(join(bootstrap, '..'), copy, { recursive: true })
+  await cp(join(bootstrap, '..', '..', 'nginx'), join(dir, 'nginx'), { recursive: true })
+  const result = await run('sh', [join(copy, 'bootstrap.sh'), '--check', '--only', 'ensurePackages'], {
     // No links: the machine's node and npm stay as they are.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: nodeOptions, NODE_LINK_DIR: '' },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, NODE_LINK_DIR: '' },
   }).then((ok) => ({ code: 0, ...ok }), (err: { code: number; stdout: string; stderr: string }) => err)
 
   t.not(result.code, 1, `the provisioner ran (stderr: ${result.stderr.trim()})`)
