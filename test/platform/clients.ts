@@ -3,7 +3,10 @@
 // root. Every command is bounded; every failure says what was run and what came back.
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { $, type Duration, path, type ProcessOutput } from 'zx'
+import path from 'node:path'
+// zx/core, not zx: under tap's process-info loader on Node 24, the root entry's named exports (an ESM
+// wrapper over a CommonJS bundle) come out undefined.
+import { $, type Duration, type ProcessOutput } from 'zx/core'
 
 // Commands' output is the test's to show (in its assertion messages), not zx's to print as it goes.
 $.quiet = true

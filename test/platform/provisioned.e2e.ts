@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import t from 'tap'
-import { $ } from 'zx'
+import { $ } from 'zx/core'
 import {
   asUser,
   curl,
