@@ -1,6 +1,10 @@
-import { $, type ProcessPromise, retry, within } from 'zx'
+import { createRequire } from 'node:module'
+import type { ProcessPromise } from 'zx'
 
-export { $, retry, within }
+// zx's CommonJS build, which its ES module entry only re-exports: under tap's process-info loader on
+// Node 24 those re-exports come out undefined, while the build itself loads the same everywhere.
+const zx = createRequire(import.meta.url)('zx') as typeof import('zx')
+export const { $, retry, within } = zx
 
 let lastCommand: string | undefined
 
