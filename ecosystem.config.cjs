@@ -68,5 +68,14 @@ module.exports = {
       instances: integer('LOYALTY_INSTANCES', 2),
       env: env(integer('LOYALTY_PORT', 5002)),
     },
+    {
+      ...common,
+      name: 'dashboard',
+      script: 'dist/services/queue-dashboard/main.js',
+      // kue's web UI, for people: one process is plenty, and fork mode (a reload restarts it) is fine.
+      exec_mode: 'fork',
+      instances: 1,
+      env: env(integer('DASHBOARD_PORT', 5003)),
+    },
   ],
 }

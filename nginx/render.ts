@@ -1,10 +1,25 @@
-import { maxBodySize, type Route, routes as defaultRoutes, type ServiceName, tokenRateLimit } from './routes.ts'
+import {
+  isStaticRoute,
+  maxBodySize,
+  type Route,
+  routes as defaultRoutes,
+  type ServiceName,
+  type ServiceRoute,
+  type StaticRoute,
+  type StaticSite,
+  tokenRateLimit,
+} from './routes.ts'
 
 export interface RouterOptions {
   /** What `listen` takes: a port (80) or address:port ('127.0.0.1:8080'). */
   listen: number | string
-  /** host:port of each service. */
-  upstreams: Record<ServiceName, string>
+  /**
+   * host:port of each service. A route to a service without one is left out: a test stack may run only
+   * some of the services (the provisioner gives every one).
+   */
+  upstreams: Partial<Record<ServiceName, string>>
+  /** The directory of each static site (e.g. docs: /var/www/yoyo-platform/docs); a site without one is left out. */
+  staticRoots?: Partial<Record<StaticSite, string>>
   /** Access log path, or 'off'. */
   accessLog: string
   routes?: Route[]
@@ -37,8 +52,45 @@ function regexEscape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
-/** The locations of one route (see Route in routes.ts for the two shapes). */
-function routeLocations(route: Route, burst: number): string[] {
+// Types of the static sites' files, inside their location: independent of the machine's mime.types
+// (a browser applies a stylesheet only when it comes as text/css).
+const staticTypes = 'types { text/html html; text/css css; application/javascript js; application/json json; image/png png; }'
+
+/**
+ * A static site: `<prefix>` redirects to `<prefix>/`, which serves index.html; a missing file is the JSON 404.
+ * The docs site also gives the platform its /favicon.ico (browsers ask for it on every page, the queue
+ * dashboard's included, which has none).
+ */
+function staticLocations(route: StaticRoute, root: string): string[] {
+  const base = root.replace(/\/+$/, '')
+  const favicon = route.site === 'docs'
+    ? [`# /favicon.ico → the docs' icon
+    location = /favicon.ico {
+        alias ${base}/favicon-32x32.png;
+        types { }
+        default_type image/png;
+        add_header Cache-Control "max-age=86400" always;
+        ${requestIdHeader}
+    }`]
+    : []
+  return [...favicon, `# ${route.prefix}/ → the static files of ${root}
+    location = ${route.prefix} {
+        return 301 ${route.prefix}/;
+    }
+    location ${route.prefix}/ {
+        alias ${base}/;
+        index index.html;
+        ${staticTypes}
+        default_type application/octet-stream;
+        # A new release publishes new files under the same names: revalidate (a 304 while unchanged).
+        add_header Cache-Control "no-cache" always;
+        add_header X-Content-Type-Options nosniff always;
+        ${requestIdHeader}
+    }`]
+}
+
+/** The locations of one service route (see ServiceRoute in routes.ts for the two shapes). */
+function routeLocations(route: ServiceRoute, burst: number): string[] {
   const upstream = `http://${upstreamName(route.service)}`
   const locations: string[] = []
   for (const path of route.rateLimited ?? []) {
@@ -94,9 +146,11 @@ function errorLocations(): string {
  * the provisioner writes it as a site, the tests wrap it in a throwaway nginx.conf with their own ports.
  */
 export function renderRouterConfig(options: RouterOptions): string {
-  const routes = options.routes ?? defaultRoutes
   const { ratePerSecond, burst } = options.rateLimit ?? tokenRateLimit
-  const services = [...new Set(routes.map((route) => route.service))]
+  const all = options.routes ?? defaultRoutes
+  const serviceRoutes = all.filter((route): route is ServiceRoute => !isStaticRoute(route) && options.upstreams[route.service] !== undefined)
+  const staticRoutes = all.filter((route): route is StaticRoute => isStaticRoute(route) && options.staticRoots?.[route.site] !== undefined)
+  const services = [...new Set(serviceRoutes.map((route) => route.service))]
   const upstreams = services
     .map((service) => `upstream ${upstreamName(service)} {
     server ${options.upstreams[service]};
@@ -107,7 +161,10 @@ export function renderRouterConfig(options: RouterOptions): string {
   const errorPages = Object.keys(nginxErrors)
     .map((status) => `error_page ${status} @error_${status};`)
     .join('\n    ')
-  const locations = routes.flatMap((route) => routeLocations(route, burst)).join('\n    ')
+  const locations = [
+    ...serviceRoutes.flatMap((route) => routeLocations(route, burst)),
+    ...staticRoutes.flatMap((route) => staticLocations(route, options.staticRoots![route.site]!)),
+  ].join('\n    ')
   return `# Managed by the yoyo-platform provisioner (rendered from nginx/routes.ts): edits are overwritten.
 ${upstreams}
 
@@ -124,6 +181,9 @@ server {
     listen ${options.listen} default_server;
     server_name _;
     server_tokens off;
+    # Redirects (/queue → /queue/) name a path, not a host and port: behind Vagrant's port forward the
+    # browser's host:8080 is not nginx's :80.
+    absolute_redirect off;
     access_log ${options.accessLog === 'off' ? 'off' : `${options.accessLog} yoyo_json`};
 
     client_max_body_size ${maxBodySize};

@@ -1,9 +1,13 @@
 // The one list of public routes: which path prefix reaches which service. nginx/render.ts turns it into
 // the router config; the provisioner and the nginx integration tests both render from here.
 
-export type ServiceName = 'auth' | 'transactions' | 'loyalty'
+export type ServiceName = 'auth' | 'transactions' | 'loyalty' | 'dashboard'
 
-export interface Route {
+/** Sites of static files nginx serves itself (RouterOptions.staticRoots names their directories). */
+export type StaticSite = 'docs'
+
+/** A prefix proxied to a service. */
+export interface ServiceRoute {
   /** The public path prefix, without a trailing slash. */
   prefix: string
   service: ServiceName
@@ -22,17 +26,33 @@ export interface Route {
   rateLimited?: string[]
 }
 
+/** A prefix nginx answers from a directory of static files (`<prefix>/` serves its index.html). */
+export interface StaticRoute {
+  prefix: string
+  site: StaticSite
+}
+
+export type Route = ServiceRoute | StaticRoute
+
+export const isStaticRoute = (route: Route): route is StaticRoute => 'site' in route
+
 export const routes: Route[] = [
   { prefix: '/authentication', service: 'auth', rateLimited: ['/token'] },
   { prefix: '/transactions', service: 'transactions', passThroughExcept: ['/transactions', '/health'] },
   { prefix: '/loyalty', service: 'loyalty' },
+  // kue's web UI and JSON API, behind HTTP basic auth (checked by the dashboard itself). Its pages use
+  // relative links only, so they work under the prefix as they are.
+  { prefix: '/queue', service: 'dashboard' },
+  // Swagger UI and the OpenAPI document (services/shared/openapi.ts) as /docs/openapi.json.
+  { prefix: '/docs', site: 'docs' },
 ]
 
-/** Default service ports (each service's HTTP_PORT), overridable by AUTH_PORT, TRANSACTIONS_PORT, LOYALTY_PORT. */
+/** Default service ports (each service's HTTP_PORT), overridable by AUTH_PORT, TRANSACTIONS_PORT, LOYALTY_PORT, DASHBOARD_PORT. */
 export const defaultPorts: Record<ServiceName, number> = {
   auth: 5000,
   transactions: 5001,
   loyalty: 5002,
+  dashboard: 5003,
 }
 
 /** Token issuing: 10 requests/s per client IP, bursts of 20 served at once, the rest get 429. */

@@ -10,8 +10,11 @@ import { pendingActions } from './lib/pending.ts'
 import { exitCode, formatRecap, runSteps } from './lib/runner.ts'
 import { parseDotenv, resolveSettings } from './lib/settings.ts'
 import { configureShell, getLastCommand } from './lib/shell.ts'
+import { collectStatus, formatStatus } from './lib/status.ts'
 import { hasSystemd, loginUsers } from './lib/system.ts'
 import { steps } from './steps/index.ts'
+import { appNames } from './steps/pm2.ts'
+import { statusUrls } from './steps/status-command.ts'
 
 const started = performance.now()
 // The caller's NODE_OPTIONS (a test runner's --import loader) is no business of the commands we run;
@@ -53,6 +56,16 @@ try {
     }, { check: options.check, quiet: options.quiet, verbose: options.verbose, write, lastCommand: getLastCommand })
     write(formatRecap(results, options.check, performance.now() - started))
     code = exitCode(results, options.check)
+    if (code === 0 && !options.check && !options.quiet) {
+      // What `yoyo-status` says, and what to try first.
+      const status = await collectStatus({ ...statusUrls(settings), envFile: paths.envFile, pm2: paths.pm2Wrapper, apps: appNames, dashboardUser: 'admin' })
+      const port = `:${settings.hostPort}`
+      write(`\n${formatStatus(status)}
+Try it (HTTPie; \`${paths.statusCommand}\` shows the above again):
+  TOKEN=$(http --form POST ${port}/authentication/token username=alice password=password | jq -r .token)
+  http --form POST ${port}/transactions token=$TOKEN amount=2000 currency=GBP
+  http ${port}/loyalty/me "Authorization:Bearer $TOKEN"`)
+    }
   }
 } catch (err) {
   // The one exit path for anything that is not a step's failure (bad usage, bad settings, not root).

@@ -31,6 +31,10 @@ export interface Paths {
   profileScript: string
   systemdUnit: string
   logrotateConfig: string
+  /** The API docs page nginx serves at /docs/ (Swagger UI and openapi.json): public, so not in the app dir. */
+  docsDir: string
+  /** `yoyo-status`: the platform at a glance. */
+  statusCommand: string
 }
 
 export const APP_USER = 'yoyo'
@@ -65,5 +69,7 @@ export function defaultPaths(sourceDir = repoRoot): Paths {
     profileScript: '/etc/profile.d/yoyo-platform.sh',
     systemdUnit: `/etc/systemd/system/${PM2_UNIT}`,
     logrotateConfig: '/etc/logrotate.d/yoyo-platform',
+    docsDir: '/var/www/yoyo-platform/docs',
+    statusCommand: '/usr/local/bin/yoyo-status',
   }
 }

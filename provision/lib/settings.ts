@@ -31,6 +31,7 @@ export const machineSettings = {
   AUTH_PORT: port(defaultPorts.auth, 'the Auth API HTTP port'),
   TRANSACTIONS_PORT: port(defaultPorts.transactions, 'the Transaction API HTTP port'),
   LOYALTY_PORT: port(defaultPorts.loyalty, 'the Loyalty Worker HTTP port'),
+  DASHBOARD_PORT: port(defaultPorts.dashboard, 'the queue dashboard HTTP port'),
   LOYALTY_INSTANCES: { kind: 'integer', min: 1, max: 32, default: 2, description: 'Loyalty Worker processes (PM2 cluster)' },
   REDIS_MAXMEMORY: { kind: 'pattern', pattern: /^\d+(kb|mb|gb)$/i, default: '256mb', description: 'Redis memory limit, e.g. 256mb (writes fail past it, nothing is evicted)' },
 } satisfies Record<string, Definition>
@@ -46,6 +47,8 @@ export const serviceSettings = {
 
 export interface Settings {
   nginxPort: number
+  /** The port the host reaches nginx on (Vagrant's forward, HOST_PORT; else nginx's own): what the summary shows. */
+  hostPort: number
   ports: Record<ServiceName, number>
   loyaltyInstances: number
   redisMaxmemory: string
@@ -111,14 +114,22 @@ export function resolveSettings(env: Record<string, string | undefined>, dotenv:
     const value = pick(name, definition)
     if (value !== undefined) service[name] = value
   }
-  const ports = { auth: Number(machine.AUTH_PORT), transactions: Number(machine.TRANSACTIONS_PORT), loyalty: Number(machine.LOYALTY_PORT) }
+  const ports = {
+    auth: Number(machine.AUTH_PORT),
+    transactions: Number(machine.TRANSACTIONS_PORT),
+    loyalty: Number(machine.LOYALTY_PORT),
+    dashboard: Number(machine.DASHBOARD_PORT),
+  }
   const taken = [Number(machine.NGINX_PORT), ...Object.values(ports)]
   if (problems.length === 0 && new Set(taken).size !== taken.length) {
-    problems.push('NGINX_PORT, AUTH_PORT, TRANSACTIONS_PORT and LOYALTY_PORT must all differ')
+    problems.push('NGINX_PORT, AUTH_PORT, TRANSACTIONS_PORT, LOYALTY_PORT and DASHBOARD_PORT must all differ')
   }
+  // Vagrant passes the host side of its port forward; it is only shown, never listened on.
+  const hostPort = pick('HOST_PORT', port(Number(machine.NGINX_PORT), 'the host port forwarded to nginx'))
   if (problems.length > 0) throw new SettingsError(`Invalid settings: ${problems.join('; ')}`)
   return {
     nginxPort: Number(machine.NGINX_PORT),
+    hostPort: Number(hostPort ?? machine.NGINX_PORT),
     ports,
     loyaltyInstances: Number(machine.LOYALTY_INSTANCES),
     redisMaxmemory: machine.REDIS_MAXMEMORY!.toLowerCase(),

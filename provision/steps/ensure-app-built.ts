@@ -8,7 +8,7 @@ import { networkEnvironment, pathWith } from '../lib/system.ts'
 
 const dependencyInputs = ['package.json', 'package-lock.json']
 const buildInputs = ['services', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
-export const serviceEntries = ['auth-api', 'transaction-api', 'loyalty-worker'].map((name) => `dist/services/${name}/main.js`)
+export const serviceEntries = ['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].map((name) => `dist/services/${name}/main.js`)
 
 /** The environment npm runs with, as the app user: our Node.js first on PATH, npm's cache in its home. */
 export function npmEnvironment(ctx: Context): Record<string, string> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Step } from '../lib/context.ts'
+import { requireSecrets } from './ensure-environment-file.ts'
 
 // A development user (services/auth-api/seed.ts) who may transact.
 const SMOKE_USER = { username: 'alice', password: 'password' }
@@ -23,9 +24,16 @@ function expect(what: string, result: { status: number; body: Record<string, unk
   }
 }
 
+async function status(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string }> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) })
+  await res.arrayBuffer()
+  return { status: res.status, type: res.headers.get('content-type') ?? '' }
+}
+
 /**
- * The platform end to end, through nginx with real HTTP: each service healthy, a token, a transaction,
- * and the Loyalty Worker's stamp for it (polled: the award is asynchronous, through the queue).
+ * The platform end to end, through nginx with real HTTP: each service healthy, the docs page and the
+ * queue dashboard (401 without its login, 200 with it), a token, a transaction, and the Loyalty Worker's
+ * stamp for it (polled: the award is asynchronous, through the queue).
  * Changes nothing the provisioner manages, so it always reports ok; skipped under --check (it writes
  * a transaction).
  */
@@ -37,9 +45,18 @@ export const ensureSmokeTest: Step = {
       return
     }
     const base = `http://127.0.0.1:${ctx.settings.nginxPort}`
-    for (const prefix of ['authentication', 'transactions', 'loyalty']) {
+    for (const prefix of ['authentication', 'transactions', 'loyalty', 'queue']) {
       expect(`GET /${prefix}/health`, await call(`${base}/${prefix}/health`), 200)
     }
+    const docs = await call(`${base}/docs/openapi.json`)
+    expect('GET /docs/openapi.json', docs, 200)
+    if (typeof docs.body.openapi !== 'string') throw new Error('GET /docs/openapi.json: not an OpenAPI document')
+    const page = await status(`${base}/docs/`)
+    if (page.status !== 200 || !page.type.startsWith('text/html')) throw new Error(`GET /docs/: expected an HTML page, got ${page.status} ${page.type}`)
+    expect('GET /queue/ without a login', await call(`${base}/queue/`), 401)
+    const login = `Basic ${Buffer.from(`admin:${(await requireSecrets(ctx)).QUEUE_DASHBOARD_PASSWORD}`).toString('base64')}`
+    const dashboard = await status(`${base}/queue/`, { authorization: login })
+    if (dashboard.status !== 200 || !dashboard.type.startsWith('text/html')) throw new Error(`GET /queue/ with the dashboard login: expected its page, got ${dashboard.status} ${dashboard.type}`)
     const token = await call(`${base}/authentication/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

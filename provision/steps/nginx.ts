@@ -17,7 +17,9 @@ export function routerConfig(ctx: Context): string {
       auth: `127.0.0.1:${ports.auth}`,
       transactions: `127.0.0.1:${ports.transactions}`,
       loyalty: `127.0.0.1:${ports.loyalty}`,
+      dashboard: `127.0.0.1:${ports.dashboard}`,
     },
+    staticRoots: { docs: ctx.paths.docsDir },
     accessLog: ctx.paths.nginxAccessLog,
   })
 }

@@ -16,7 +16,7 @@ import { renderPm2Wrapper } from '../render/pm2-wrapper.ts'
 import { renderProfile } from '../render/profile.ts'
 
 const RELOAD = 'pm2-reload'
-export const appNames = ['auth', 'transactions', 'loyalty']
+export const appNames = ['auth', 'transactions', 'loyalty', 'dashboard']
 const LOYALTY = 'loyalty'
 const LOYALTY_STAMP = 'loyalty-instances'
 
@@ -37,6 +37,7 @@ export function pm2Environment(ctx: Context): Record<string, string> {
     AUTH_PORT: String(settings.ports.auth),
     TRANSACTIONS_PORT: String(settings.ports.transactions),
     LOYALTY_PORT: String(settings.ports.loyalty),
+    DASHBOARD_PORT: String(settings.ports.dashboard),
     LOYALTY_INSTANCES: String(settings.loyaltyInstances),
   }
   if (settings.service.SHUTDOWN_TIMEOUT_MS !== undefined) env.SHUTDOWN_TIMEOUT_MS = settings.service.SHUTDOWN_TIMEOUT_MS

@@ -1,5 +1,7 @@
+import { Ajv, type ErrorObject } from 'ajv'
 import { unauthorized, unprocessable } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
+import { tokenRequestSchema } from '../shared/openapi.ts'
 import type { Redis } from '../shared/redis.ts'
 import type { VerifiedCredentials } from './credentials-cache.ts'
 import { parsePasswordHash, type PasswordHasher } from './passwords.ts'
@@ -13,19 +15,29 @@ export interface Credentials {
 // One message for an unknown user and a wrong password: the answer must not tell which usernames exist.
 export const INVALID_CREDENTIALS = 'Invalid username or password'
 
-function field(body: Record<string, unknown>, name: 'username' | 'password', label: string): string {
+// The body's schema is the OpenAPI document's (the one contract); compiled once, with every error so
+// that the username's is found even when the password is bad too.
+const validateCredentials = new Ajv({ allErrors: true }).compile<Credentials>(tokenRequestSchema)
+
+/** What is wrong with one field, in the original's words, or undefined when it is fine. */
+function problem(body: Record<string, unknown>, name: 'username' | 'password', label: string, errors: ErrorObject[]): string | undefined {
+  const failed = errors.filter((error) => error.instancePath === `/${name}` || (error.keyword === 'required' && error.params.missingProperty === name))
+  if (failed.length === 0) return undefined
+  // Missing, null, empty or only whitespace: blank. Any other non-string (a number, an array from a
+  // repeated form field, an object): not a string.
   const value = body[name]
-  if (value === undefined || value === null) throw unprocessable(`${label} is blank`)
-  if (typeof value !== 'string') throw unprocessable(`${label} must be a string`)
-  if (value.trim() === '') throw unprocessable(`${label} is blank`)
-  return value
+  const notString = failed.some((error) => error.keyword === 'type') && value !== null
+  return notString ? `${label} must be a string` : `${label} is blank`
 }
 
 /** The username and password of a form or JSON body; the username is checked first, as the original did. */
 export function readCredentials(body: Record<string, unknown>): Credentials {
-  const username = field(body, 'username', 'Username')
-  const password = field(body, 'password', 'Password')
-  return { username, password }
+  if (!validateCredentials(body)) {
+    const errors = validateCredentials.errors ?? []
+    const message = problem(body, 'username', 'Username', errors) ?? problem(body, 'password', 'Password', errors)
+    throw unprocessable(message ?? 'Username and password are required')
+  }
+  return { username: body.username as string, password: body.password as string }
 }
 
 export interface LoginDependencies {

@@ -4,7 +4,8 @@ import { routes } from '../../nginx/routes.ts'
 
 const config = renderRouterConfig({
   listen: 80,
-  upstreams: { auth: '127.0.0.1:5000', transactions: '127.0.0.1:5001', loyalty: '127.0.0.1:5002' },
+  upstreams: { auth: '127.0.0.1:5000', transactions: '127.0.0.1:5001', loyalty: '127.0.0.1:5002', dashboard: '127.0.0.1:5003' },
+  staticRoots: { docs: '/var/www/yoyo-platform/docs' },
   accessLog: '/var/log/nginx/yoyo-platform.access.log',
 })
 
@@ -16,10 +17,10 @@ t.test('when the router config is rendered, then every route of the one list has
 })
 
 t.test('when rendered, then upstreams keep connections alive and requests carry ids and forwarding headers', async (t) => {
-  for (const [service, port] of [['auth', 5000], ['transactions', 5001], ['loyalty', 5002]] as const) {
+  for (const [service, port] of [['auth', 5000], ['transactions', 5001], ['loyalty', 5002], ['dashboard', 5003]] as const) {
     t.match(config, `upstream yoyo_${service} {\n    server 127.0.0.1:${port};`)
   }
-  t.equal(config.match(/keepalive 32;/g)?.length, 3)
+  t.equal(config.match(/keepalive 32;/g)?.length, 4)
   for (const line of [
     'listen 80 default_server;',
     'server_tokens off;',
@@ -59,4 +60,20 @@ t.test('when given other ports, limits or no access log, then the render follows
   t.match(other, 'burst=3 nodelay;')
   t.equal(renderRouterConfig({ listen: 80, upstreams: { auth: 'a:1', transactions: 'b:2', loyalty: 'c:3' }, accessLog: 'off' }),
     renderRouterConfig({ listen: 80, upstreams: { auth: 'a:1', transactions: 'b:2', loyalty: 'c:3' }, accessLog: 'off' }), 'deterministic')
+})
+
+t.test('when rendered, then /queue/ reaches the dashboard with the prefix stripped and /docs/ is served from its directory', async (t) => {
+  t.match(config, 'location /queue/ {\n        proxy_pass http://yoyo_dashboard/;')
+  t.match(config, 'location = /docs {\n        return 301 /docs/;')
+  t.match(config, /location \/docs\/ \{\n\s+alias \/var\/www\/yoyo-platform\/docs\/;\n\s+index index.html;/)
+  t.match(config, 'text/css css;', 'stylesheets as text/css whatever the machine\'s mime.types')
+  t.match(config, 'absolute_redirect off;', 'redirects keep the host\'s port (Vagrant forwards 8080 to 80)')
+})
+
+t.test('when a service has no upstream or a site no directory, then its route is left out (a stack of some services)', async (t) => {
+  const some = renderRouterConfig({ listen: 80, upstreams: { auth: 'a:1', transactions: 'b:2', loyalty: 'c:3' }, accessLog: 'off' })
+  t.notMatch(some, 'yoyo_dashboard')
+  t.notMatch(some, 'location /queue/')
+  t.notMatch(some, 'location /docs/')
+  t.match(some, 'location /loyalty/ {')
 })

@@ -1,7 +1,10 @@
 // The router config, rendered from nginx/routes.ts, served by a REAL nginx in front of tiny node:http
 // stubs standing in for the three services (the services themselves are tested elsewhere).
 import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import type { ServiceName } from '../../nginx/routes.ts'
@@ -44,11 +47,19 @@ async function startStub(service: ServiceName): Promise<Stub> {
   return stub
 }
 
+// The docs site: a page and a stylesheet, as the provisioner publishes them (nginx/docs-site.ts).
+const docsDir = await mkdtemp(join(tmpdir(), 'yoyo-docs-'))
+t.teardown(() => rm(docsDir, { recursive: true, force: true }))
+await writeFile(join(docsDir, 'index.html'), '<!doctype html><title>docs</title>')
+await writeFile(join(docsDir, 'swagger-ui.css'), 'body { margin: 0 }')
+await writeFile(join(docsDir, 'openapi.json'), '{"openapi":"3.1.0"}')
+await writeFile(join(docsDir, 'favicon-32x32.png'), 'png')
+
 async function startRouter(upstreams: Record<ServiceName, string>, rateLimit?: { ratePerSecond: number; burst: number }): Promise<NginxServer> {
-  return startNginx((port) => renderRouterConfig({ listen: `127.0.0.1:${port}`, upstreams, accessLog: 'off', ...(rateLimit ? { rateLimit } : {}) }))
+  return startNginx((port) => renderRouterConfig({ listen: `127.0.0.1:${port}`, upstreams, staticRoots: { docs: docsDir }, accessLog: 'off', ...(rateLimit ? { rateLimit } : {}) }))
 }
 
-const stubs = await Promise.all((['auth', 'transactions', 'loyalty'] as const).map(startStub))
+const stubs = await Promise.all((['auth', 'transactions', 'loyalty', 'dashboard'] as const).map(startStub))
 t.teardown(() => stubs.forEach((stub) => stub.server.close()))
 const upstreams = Object.fromEntries(stubs.map((stub) => [stub.service, `127.0.0.1:${stub.port}`])) as Record<ServiceName, string>
 const nginx = await startRouter(upstreams)
@@ -210,4 +221,40 @@ t.test('when one client bursts token requests, then the excess gets a JSON 429 a
   t.ok(limited[0]!.headers.get('x-request-id'))
   const other = await call('/authentication/health', {}, router)
   t.equal(other.status, 200, 'health is not rate limited')
+})
+
+t.test('when /queue/<path> is asked, then the dashboard gets /<path>; /queue alone redirects to /queue/ by path only', async (t) => {
+  const cases: [string, string][] = [['/queue/', '/'], ['/queue/active', '/active'], ['/queue/stylesheets/main.css', '/stylesheets/main.css'], ['/queue/jobs/inactive/0..10/asc', '/jobs/inactive/0..10/asc']]
+  for (const [path, upstreamPath] of cases) {
+    const { status, body } = await call(path)
+    t.equal(status, 200, path)
+    t.same([body.service, body.url], ['dashboard', upstreamPath], `${path} → dashboard ${upstreamPath}`)
+  }
+  const redirect = await call('/queue', { headers: { host: 'localhost:8080' } })
+  t.equal(redirect.status, 301)
+  t.equal(redirect.headers.get('location'), '/queue/', 'a relative Location: the browser keeps its host:port (Vagrant\'s 8080)')
+})
+
+t.test('when /docs/ is asked, then nginx serves the docs files itself with their types, and a JSON 404 for others', async (t) => {
+  const page = await fetch(`${nginx.url}/docs/`)
+  t.equal(page.status, 200)
+  t.match(page.headers.get('content-type'), /^text\/html/)
+  t.ok(page.headers.get('x-request-id'), 'a request id')
+  t.equal(await page.text(), '<!doctype html><title>docs</title>')
+  const css = await fetch(`${nginx.url}/docs/swagger-ui.css`)
+  t.match(css.headers.get('content-type'), /^text\/css/, 'a stylesheet as text/css')
+  await css.text()
+  const json = await fetch(`${nginx.url}/docs/openapi.json`)
+  t.match(json.headers.get('content-type'), /^application\/json/)
+  t.same(await json.json(), { openapi: '3.1.0' })
+  const missing = await call('/docs/nothing-here.js')
+  t.equal(missing.status, 404)
+  t.same(missing.body, { error: 'Not found' })
+  const redirect = await call('/docs')
+  t.equal(redirect.status, 301)
+  t.equal(redirect.headers.get('location'), '/docs/')
+  const icon = await fetch(`${nginx.url}/favicon.ico`)
+  t.equal(icon.status, 200, 'the platform\'s favicon is the docs\' icon (every page asks for one)')
+  t.equal(icon.headers.get('content-type'), 'image/png')
+  t.equal(await icon.text(), 'png')
 })

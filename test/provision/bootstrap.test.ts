@@ -64,11 +64,13 @@ t.test('when NODE_OPTIONS holds an --import loader, then bootstrap.sh keeps it f
   // "Cannot set properties of undefined (setting 'verbose')".
   const nodeOptions = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(loader).href}`].filter(Boolean).join(' ')
 
-  // A copy of provision/ (and nginx/, which it renders from): bootstrap.sh may `npm ci` next to itself,
+  // A copy of provision/ (and nginx/, which it renders from, and the OpenAPI document): bootstrap.sh may `npm ci` next to itself,
   // and the source tree is not this test's to change while other test files import from it.
   const copy = join(dir, 'provision')
   await cp(join(bootstrap, '..'), copy, { recursive: true })
   await cp(join(bootstrap, '..', '..', 'nginx'), join(dir, 'nginx'), { recursive: true })
+  // and the OpenAPI document, which it publishes as the docs page.
+  await cp(join(bootstrap, '..', '..', 'services', 'shared', 'openapi.ts'), join(dir, 'services', 'shared', 'openapi.ts'))
   const result = await run('sh', [join(copy, 'bootstrap.sh'), '--check', '--only', 'ensurePackages'], {
     // No links: the machine's node and npm stay as they are.
     env: { ...process.env, NODE_OPTIONS: nodeOptions, NODE_LINK_DIR: '' },

@@ -32,12 +32,13 @@ async function load(env: Record<string, string>): Promise<App[]> {
   return JSON.parse(stdout) as App[]
 }
 
-t.test('when loaded with no settings, then three cluster apps on the default ports, 2 loyalty workers', async (t) => {
+t.test('when loaded with no settings, then three cluster apps and the dashboard on the default ports, 2 loyalty workers', async (t) => {
   const apps = await load({ YOYO_ENV_FILE: '/nonexistent/platform.env' })
   t.same(apps.map((a) => [a.name, a.script, a.exec_mode, a.instances, a.env.HTTP_PORT]), [
     ['auth', 'dist/services/auth-api/main.js', 'cluster', 1, '5000'],
     ['transactions', 'dist/services/transaction-api/main.js', 'cluster', 1, '5001'],
     ['loyalty', 'dist/services/loyalty-worker/main.js', 'cluster', 2, '5002'],
+    ['dashboard', 'dist/services/queue-dashboard/main.js', 'fork', 1, '5003'],
   ])
   for (const app of apps) {
     t.equal(app.wait_ready, true)
@@ -48,8 +49,9 @@ t.test('when loaded with no settings, then three cluster apps on the default por
 })
 
 t.test('when settings are given, then ports, instances and the kill timeout follow them', async (t) => {
-  const apps = await load({ AUTH_PORT: '6000', LOYALTY_INSTANCES: '5', SHUTDOWN_TIMEOUT_MS: '3000', YOYO_ENV_FILE: ecosystemFile })
+  const apps = await load({ AUTH_PORT: '6000', DASHBOARD_PORT: '6003', LOYALTY_INSTANCES: '5', SHUTDOWN_TIMEOUT_MS: '3000', YOYO_ENV_FILE: ecosystemFile })
   t.equal(apps[0]!.env.HTTP_PORT, '6000')
+  t.equal(apps[3]!.env.HTTP_PORT, '6003')
   t.equal(apps[2]!.instances, 5)
   t.equal(apps[2]!.kill_timeout, 5000)
   t.equal(apps[2]!.env.SHUTDOWN_TIMEOUT_MS, '3000')
@@ -76,7 +78,7 @@ t.test('when PM2 runs the ecosystem, then every process gets the env file\'s sec
     await rm(dir, { recursive: true, force: true })
   })
   await copyFile(ecosystemFile, join(dir, 'ecosystem.config.cjs'))
-  for (const name of ['auth-api', 'transaction-api', 'loyalty-worker']) {
+  for (const name of ['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard']) {
     await mkdir(join(dir, 'dist', 'services', name), { recursive: true })
     await writeFile(join(dir, 'dist', 'services', name, 'main.js'), stub)
   }
@@ -84,17 +86,18 @@ t.test('when PM2 runs the ecosystem, then every process gets the env file\'s sec
   const envFile = join(dir, 'platform.env')
   // HTTP_PORT in the file must lose to PM2's per-app value: node never overrides a set variable.
   await writeFile(envFile, `JWT_SECRET=${secret}\nLOG_LEVEL=warn\nHTTP_PORT=1\n`, { mode: 0o600 })
-  const ports = { auth: await freePort(), transactions: await freePort(), loyalty: await freePort() }
+  const ports = { auth: await freePort(), transactions: await freePort(), loyalty: await freePort(), dashboard: await freePort() }
   await pm2(['start', join(dir, 'ecosystem.config.cjs')], {
     YOYO_ENV_FILE: envFile,
     AUTH_PORT: String(ports.auth),
     TRANSACTIONS_PORT: String(ports.transactions),
     LOYALTY_PORT: String(ports.loyalty),
+    DASHBOARD_PORT: String(ports.dashboard),
     LOYALTY_INSTANCES: '2',
   })
   const list = JSON.parse((await pm2(['jlist'])).stdout) as { name: string; pm2_env: { status: string; exec_mode: string } }[]
   t.same(list.map((p) => [p.name, p.pm2_env.exec_mode]).sort(), [
-    ['auth', 'cluster_mode'], ['loyalty', 'cluster_mode'], ['loyalty', 'cluster_mode'], ['transactions', 'cluster_mode'],
+    ['auth', 'cluster_mode'], ['dashboard', 'fork_mode'], ['loyalty', 'cluster_mode'], ['loyalty', 'cluster_mode'], ['transactions', 'cluster_mode'],
   ])
   const pids = new Set<number>()
   for (const [name, port] of Object.entries(ports)) {

@@ -4,7 +4,8 @@ import { parseDotenv, resolveSettings } from '../../provision/lib/settings.ts'
 t.test('when nothing is set, then the defaults apply and service settings are left to the services', async (t) => {
   t.same(resolveSettings({}), {
     nginxPort: 80,
-    ports: { auth: 5000, transactions: 5001, loyalty: 5002 },
+    hostPort: 80,
+    ports: { auth: 5000, transactions: 5001, loyalty: 5002, dashboard: 5003 },
     loyaltyInstances: 2,
     redisMaxmemory: '256mb',
     service: {},
@@ -36,6 +37,14 @@ t.test('when settings are bad, then one error names every bad variable without e
 
 t.test('when two ports are the same, then it is refused', async (t) => {
   t.throws(() => resolveSettings({ NGINX_PORT: '5000' }), /must all differ/)
+  t.throws(() => resolveSettings({ DASHBOARD_PORT: '5002' }), /must all differ/, 'the dashboard\'s port too')
+})
+
+t.test('when HOST_PORT is set (Vagrant passes its forward), then the summary\'s port follows it, else nginx\'s own', async (t) => {
+  t.equal(resolveSettings({ HOST_PORT: '8080' }).hostPort, 8080)
+  t.equal(resolveSettings({ NGINX_PORT: '8081' }).hostPort, 8081)
+  t.equal(resolveSettings({ HOST_PORT: '80', NGINX_PORT: '80' }).hostPort, 80, 'may equal nginx\'s port')
+  t.throws(() => resolveSettings({ HOST_PORT: 'eighty' }), /HOST_PORT must be an integer/)
 })
 
 t.test('when a .env file has comments, quotes and export, then parseDotenv reads the values', async (t) => {

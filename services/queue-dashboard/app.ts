@@ -1,0 +1,44 @@
+import type { Express, RequestHandler } from 'express'
+import { HttpError, withTimeout } from '../shared/errors.ts'
+import { healthRoute, type HealthCheck } from '../shared/health.ts'
+import { createHttpApp } from '../shared/http.ts'
+import type { Logger } from '../shared/logger.ts'
+import type { Queue } from '../shared/queue.ts'
+import { requireLogin } from './basic-auth.ts'
+
+export interface DashboardAppDependencies {
+  queue: Queue
+  /** kue's own express app (its web UI and JSON API), see kue-app.ts. */
+  kueApp: RequestHandler
+  user: string
+  password: string
+}
+
+interface NodeRedisClient {
+  ping(callback: (err: Error | null) => void): unknown
+}
+
+/** Probes kue's Redis client: the dashboard shows nothing without it. */
+const queueCheck =
+  (queue: Queue): HealthCheck =>
+  async () => {
+    const client = (queue as unknown as { client: NodeRedisClient | null }).client
+    if (client === null) throw new Error('queue is closed')
+    await withTimeout(new Promise<void>((resolve, reject) => client.ping((err) => (err ? reject(err) : resolve()))), 1000, 'queue ping')
+  }
+
+/**
+ * GET /health (no login: it tells nothing but up or down), then, behind HTTP basic auth, kue's UI and
+ * JSON API at the root: nginx strips the /queue prefix and kue's pages link relatively, so they work
+ * under it unchanged. Jobs are created by the Transaction API only: kue's POST /job is refused.
+ */
+export function createDashboardApp(logger: Logger, deps: DashboardAppDependencies): Express {
+  return createHttpApp(logger, (app) => {
+    app.get('/health', healthRoute({ queue: queueCheck(deps.queue) }))
+    app.use(requireLogin(deps.user, deps.password))
+    app.post('/job', () => {
+      throw new HttpError(405, 'Jobs are created by the Transaction API (POST /transactions), not by the dashboard', { Allow: 'GET, PUT, DELETE' })
+    })
+    app.use(deps.kueApp)
+  })
+}

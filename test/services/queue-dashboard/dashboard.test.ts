@@ -1,0 +1,114 @@
+// The queue dashboard in-process against a real Redis: kue's UI and JSON API behind basic auth, its
+// health without. (Under the /queue/ prefix, through nginx and in a browser: test/browser/.)
+import { randomUUID } from 'node:crypto'
+import kue from 'kue'
+import t from 'tap'
+import { REALM } from '../../../services/queue-dashboard/basic-auth.ts'
+import { start } from '../../../services/queue-dashboard/index.ts'
+import { enqueueTransaction, type Queue } from '../../../services/shared/queue.ts'
+import { memoryLogger } from '../../helpers/log-sink.ts'
+import { startRedis } from '../../helpers/redis-server.ts'
+
+const USER = 'admin'
+const PASSWORD = `dashboard-${randomUUID()}`
+const login = (user = USER, password = PASSWORD) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+
+const redis = await startRedis()
+t.teardown(() => redis.stop())
+const log = memoryLogger()
+const dashboard = await start(
+  { HTTP_PORT: 0, HTTP_HOST: '127.0.0.1', REDIS_URL: redis.url, LOG_LEVEL: 'debug', SHUTDOWN_TIMEOUT_MS: 2000, QUEUE_DASHBOARD_USER: USER, QUEUE_DASHBOARD_PASSWORD: PASSWORD },
+  log.logger,
+)
+t.teardown(() => dashboard.stop())
+const url = `http://127.0.0.1:${dashboard.port}`
+// kue's singleton: the dashboard's own queue, used here to put jobs on it.
+const queue: Queue = kue.createQueue()
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${url}${path}`, { headers: { authorization: login(), ...headers } })
+
+t.test('when /health is asked without a login, then 200 healthy', async (t) => {
+  const res = await fetch(`${url}/health`)
+  t.equal(res.status, 200)
+  t.same(await res.json(), { healthy: true })
+})
+
+t.test('when the dashboard is asked without a login or with a wrong one, then 401 with a Basic challenge and a JSON error', async (t) => {
+  const attempts: Record<string, string | undefined> = {
+    none: undefined,
+    'wrong password': login(USER, 'wrong-password'),
+    'wrong user': login('root', PASSWORD),
+    'a Bearer token': 'Bearer abc.def.ghi',
+    'not base64': 'Basic !!!',
+    'no colon': `Basic ${Buffer.from('admin').toString('base64')}`,
+  }
+  for (const [what, authorization] of Object.entries(attempts)) {
+    for (const path of ['/', '/active', '/stats', '/jobs/inactive/0..10/asc', '/job/1', '/stylesheets/main.css']) {
+      const res = await fetch(`${url}${path}`, { headers: authorization === undefined ? {} : { authorization } })
+      t.equal(res.status, 401, `${what}: GET ${path} → 401`)
+      t.equal(res.headers.get('www-authenticate'), `Basic realm="${REALM}", charset="UTF-8"`)
+      t.match(await res.json(), { error: /Log in/ })
+    }
+  }
+  t.notOk(log.lines.some((line) => line.includes(PASSWORD)), 'the password is never logged')
+})
+
+t.test('when logged in, then kue\'s page renders with relative links only (so it works under /queue/)', async (t) => {
+  const res = await get('/')
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /^text\/html/)
+  const html = await res.text()
+  t.match(html, '<title>yoyo-platform queue</title>')
+  const links = [...html.matchAll(/(?:href|src)=['"]([^'"]+)['"]/g)].map((match) => match[1]!)
+  t.ok(links.length > 5, `links: ${links.join(' ')}`)
+  t.same(links.filter((link) => !link.startsWith('./')), [], 'every link is relative to the page')
+  for (const asset of ['/stylesheets/main.css', '/javascripts/main.js', '/javascripts/jquery.min.js']) {
+    const file = await get(asset)
+    t.equal(file.status, 200, `GET ${asset}`)
+    await file.arrayBuffer()
+  }
+})
+
+t.test('when transactions are queued, then the JSON API shows them, by state and one by one', async (t) => {
+  const event = { transaction_id: randomUUID(), user_id: 1, amount: 2000, currency: 'GBP', created_at: new Date().toISOString() }
+  const id = await enqueueTransaction(queue, event)
+  const stats = await (await get('/stats', { accept: 'application/json' })).json() as Record<string, number>
+  t.ok(stats.inactiveCount! >= 1, `stats: ${JSON.stringify(stats)}`)
+  const jobs = await (await get('/jobs/inactive/0..10/asc', { accept: 'application/json' })).json() as { id: number; type: string; data: unknown }[]
+  t.match(jobs.find((job) => String(job.id) === id), { type: 'transaction', data: event }, 'the job is listed with its transaction')
+  const job = await (await get(`/job/${id}`, { accept: 'application/json' })).json() as { id: string; state: string; data: unknown }
+  t.match(job, { id, state: 'inactive', data: event })
+  const types = await (await get('/job/types', { accept: 'application/json' })).json()
+  t.same(types, ['transaction'])
+})
+
+t.test('when someone tries to create a job through the dashboard, then 405: jobs come from the Transaction API', async (t) => {
+  const res = await fetch(`${url}/job`, {
+    method: 'POST',
+    headers: { authorization: login(), 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'transaction', data: { transaction_id: 'x' } }),
+  })
+  t.equal(res.status, 405)
+  t.match(await res.json(), { error: /Transaction API/ })
+  t.equal(res.headers.get('allow'), 'GET, PUT, DELETE')
+})
+
+t.test('when a path is neither kue\'s nor ours, then a JSON 404', async (t) => {
+  const res = await get('/no/such/page')
+  t.equal(res.status, 404)
+  t.same(await res.json(), { error: 'Not found' })
+})
+
+t.test('when Redis is down, then /health says 503 and comes back with Redis', async (t) => {
+  await redis.kill()
+  const down = await fetch(`${url}/health`)
+  t.equal(down.status, 503)
+  t.same(await down.json(), { healthy: false, failing: ['queue'] })
+  await redis.start()
+  let status = 0
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    status = (await fetch(`${url}/health`)).status
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.equal(status, 200, 'healthy again once Redis is back')
+})
