@@ -1,0 +1,60 @@
+import autocannon from 'autocannon'
+
+export interface LoadOptions {
+  url: string
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  connections: number
+  durationSeconds: number
+  /** A new body per request (e.g. distinct passwords); overrides body. */
+  makeBody?: () => string
+  /** Sees each response body (e.g. to collect the ids of created records). */
+  onBody?: (status: number, body: string) => void
+}
+
+export interface LoadResult {
+  /** Responses per second (any status). */
+  rps: number
+  /** Responses per second with the expected status class (2xx). */
+  okRps: number
+  p50: number
+  p99: number
+  total: number
+  non2xx: number
+  errors: number
+}
+
+/** One closed-loop run of autocannon (the load generator) against one URL. */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const request: Record<string, unknown> = {
+    method: options.method ?? 'POST',
+    headers: options.headers ?? {},
+  }
+  if (options.makeBody !== undefined) {
+    const makeBody = options.makeBody
+    request.setupRequest = (req: Record<string, unknown>) => ({ ...req, body: makeBody() })
+  } else if (options.body !== undefined) request.body = options.body
+  if (options.onBody !== undefined) {
+    const onBody = options.onBody
+    request.onResponse = (status: number, body: string) => onBody(status, body)
+  }
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    requests: [request],
+  })
+  const seconds = result.duration
+  const total = result.requests.total
+  const ok = result['2xx']
+  return {
+    rps: total / seconds,
+    okRps: ok / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  }
+}

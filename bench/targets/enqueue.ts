@@ -1,0 +1,43 @@
+// Puts N transaction jobs on a kue queue as the Transaction API does (record first when --records, then
+// the job with the platform's job policy), 100 at a time. REDIS_URL comes from the environment (never
+// argv: it holds the password). Writes the created transaction ids, one a line, to --ids-file.
+// Usage: enqueue.ts --prefix q --n 20000 [--records] [--user-base 1000000] [--ids-file path]
+import { randomUUID } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import kue from 'kue'
+import { enqueueTransaction } from '../../services/shared/queue.ts'
+import { Redis } from 'ioredis'
+import { insertTransaction } from '../../services/transaction-api/transaction-store.ts'
+
+const { values } = parseArgs({
+  options: {
+    prefix: { type: 'string', default: 'q' },
+    n: { type: 'string', default: '1000' },
+    records: { type: 'boolean', default: false },
+    'user-base': { type: 'string', default: '1000000' },
+    'ids-file': { type: 'string' },
+  },
+})
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
+const n = Number(values.n)
+const userBase = Number(values['user-base'])
+const queue = kue.createQueue({ prefix: values.prefix, jobEvents: false, redis: redisUrl } as unknown as Parameters<typeof kue.createQueue>[0])
+const redis = new Redis(redisUrl)
+const ids: string[] = []
+let next = 0
+async function worker(): Promise<void> {
+  while (next < n) {
+    const i = next++
+    const at = new Date().toISOString()
+    const record = { id: randomUUID(), user_id: userBase + (i % 100), amount: 100 + i, currency: 'GBP', status: 'queued' as const, created_at: at, updated_at: at }
+    if (values.records) await insertTransaction(redis, record)
+    ids.push(record.id)
+    await enqueueTransaction(queue, { transaction_id: record.id, user_id: record.user_id, amount: record.amount, currency: 'GBP', created_at: at })
+  }
+}
+await Promise.all(Array.from({ length: 100 }, worker))
+if (values['ids-file'] !== undefined) await writeFile(values['ids-file'], `${ids.join('\n')}\n`)
+redis.disconnect()
+process.stdout.write(`done ${ids.length}\n`)
+queue.shutdown(1000, () => process.exit(0))
