@@ -32,6 +32,9 @@ Environment=PM2_HOME=${options.pm2Home}
 Environment=PATH=${options.path}
 PIDFile=${options.pm2Home}/pm2.pid
 Restart=on-failure
+# resurrect waits for every app to say it is ready; on a busy machine at boot that outlasts systemd's
+# default 90 s, and a killed start would be restarted from scratch.
+TimeoutStartSec=5min
 ExecStart=${pm2} resurrect
 ExecReload=${pm2} reload all
 # Save the running list first (a failed save must not keep PM2 from stopping: "-").

@@ -22,6 +22,8 @@ t.test('when the PM2 unit is rendered, then it runs PM2 as the app user, group-a
     'Environment=PM2_HOME=/var/lib/yoyo-platform/.pm2',
     'Environment=PATH=/usr/local/lib/nodejs/node-v24.21.0/bin:/usr/bin:/bin',
     'PIDFile=/var/lib/yoyo-platform/.pm2/pm2.pid',
+    // Longer than systemd's 90 s default: a resurrect on a busy machine at boot was killed (found by test:vm).
+    'TimeoutStartSec=5min',
     `ExecStart=${pm2} resurrect`,
     `ExecReload=${pm2} reload all`,
     'WantedBy=multi-user.target',
