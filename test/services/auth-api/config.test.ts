@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { loadAuthConfig, loadSeedConfig } from '../../../services/auth-api/config.ts'
+import { runEntry } from '../../helpers/run-entry.ts'
 
 const secret = 'a-perfectly-fine-secret-of-40-characters!'
-const root = fileURLToPath(new URL('../../../', import.meta.url))
-
 t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
   t.same(loadAuthConfig({ JWT_SECRET: secret }), {
     HTTP_PORT: 5000,
@@ -60,16 +56,7 @@ t.test('when the seed command reads its config, then it only needs REDIS_URL', a
 
 t.test('when main.ts starts with a bad environment, then it exits 1 naming the variable on stderr', async (t) => {
   const short = 'too-short-secret-value'
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth-api/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, JWT_SECRET: short, HTTP_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1/0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
+  const { code, stdout, stderr } = await runEntry('services/auth-api/main.ts', { JWT_SECRET: short, HTTP_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1/0' })
   t.equal(code, 1)
   t.match(stderr, /JWT_SECRET is invalid/)
   t.notMatch(stderr + stdout, short, 'the secret is never printed')

@@ -1,14 +1,10 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { hashPassword, verifyPassword } from '../../../services/auth-api/passwords.ts'
 import { developmentUsers, seedUsers } from '../../../services/auth-api/seed.ts'
 import { readUser } from '../../../services/auth-api/users.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 import { countingHasher } from './auth-server.ts'
-
-const root = fileURLToPath(new URL('../../../', import.meta.url))
+import { runEntry } from '../../helpers/run-entry.ts'
 
 t.test('when seeding an empty Redis, then alice, bob and charlie are created with hashed passwords', async (t) => {
   const redis = await startRedis()
@@ -73,19 +69,7 @@ t.test('when an id changed or the index lost an entry, then both are corrected',
   t.equal(await redis.client.hget('user:alice', 'id'), '1')
 })
 
-async function runSeedScript(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/auth-api/seed-users.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
-  return { code, stdout, stderr }
-}
+const runSeedScript = (env: Record<string, string>) => runEntry('services/auth-api/seed-users.ts', env)
 
 t.test('when the seed command runs twice, then it creates the users, then reports them ok, exiting 0', async (t) => {
   const redis = await startRedis()

@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { loadLoyaltyWorkerConfig } from '../../../services/loyalty-worker/config.ts'
 import { queueDrainTimeout } from '../../../services/loyalty-worker/index.ts'
 import { secret } from './fixtures.ts'
-
-const root = fileURLToPath(new URL('../../../', import.meta.url))
+import { runEntry } from '../../helpers/run-entry.ts'
 
 t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
   t.same(loadLoyaltyWorkerConfig({ JWT_SECRET: secret }), {
@@ -71,16 +67,7 @@ t.test('when the worker drains its queue on shutdown, then it leaves time inside
 })
 
 t.test('when main.ts starts with a bad environment, then it exits 1 naming the variable on stderr', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/loyalty-worker/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, JWT_SECRET: secret, LOYALTY_STAMPS_PER_VOUCHER: '0', HTTP_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1/0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
+  const { code, stdout, stderr } = await runEntry('services/loyalty-worker/main.ts', { JWT_SECRET: secret, LOYALTY_STAMPS_PER_VOUCHER: '0', HTTP_PORT: '0', REDIS_URL: 'redis://127.0.0.1:1/0' })
   t.equal(code, 1)
   t.match(stderr, /LOYALTY_STAMPS_PER_VOUCHER is invalid/)
   t.notMatch(stderr + stdout, secret, 'the secret is never printed')

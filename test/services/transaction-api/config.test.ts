@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import t from 'tap'
 import { ConfigError } from '../../../services/shared/config.ts'
 import { loadTransactionApiConfig } from '../../../services/transaction-api/config.ts'
+import { runEntry } from '../../helpers/run-entry.ts'
 
 const secret = 'a-secret-that-must-never-be-printed-0123456789'
 
@@ -61,15 +60,7 @@ t.test('when a setting is bad, then a ConfigError names it without echoing its v
 })
 
 t.test('when main.ts starts with a bad environment, then it exits 1 naming the variables, before starting anything', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/transaction-api/main.ts'], {
-    env: { PATH: process.env.PATH, JWT_SECRET: 'too-short', HTTP_PORT: 'nope', REDIS_URL: `redis://:${secret}@127.0.0.1:1/0` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
+  const { code, stdout, stderr } = await runEntry('services/transaction-api/main.ts', { JWT_SECRET: 'too-short', HTTP_PORT: 'nope', REDIS_URL: `redis://:${secret}@127.0.0.1:1/0` })
   t.equal(code, 1)
   t.match(stderr, /JWT_SECRET is invalid/)
   t.match(stderr, /HTTP_PORT is invalid/)
