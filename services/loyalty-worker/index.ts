@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger.ts'
-import { closeQueue, createQueue, TRANSACTION_JOB, transactionJobPolicy, type Queue } from '../shared/queue.ts'
+import { closeQueue, createQueue, TRANSACTION_JOB, transactionJobPolicy } from '../shared/queue.ts'
 import { closeRedis, connectRedis, createRedis } from '../shared/redis.ts'
 import { listen } from '../shared/server.ts'
 import type { TransactionEvent } from '../shared/transaction-event.ts'
@@ -9,44 +9,20 @@ import type { LoyaltyWorkerConfig } from './config.ts'
 import { guardWorkers } from './kue-guards.ts'
 import { sweepOrphanedJobs } from './orphaned-jobs.ts'
 import { transactionJobHandler } from './process-transaction.ts'
+import { watchStuckJobs } from './stuck-jobs.ts'
 
 export interface LoyaltyWorkerOptions {
   /** Runs before each award; tests use it to keep jobs in flight. */
   beforeAward?: (event: TransactionEvent) => Promise<void>
 }
 
-// kue's repair of jobs that sit in the inactive set with no BLPOP token to wake a worker. Its script
-// runs KEYS over the whole keyspace, so not every second as kue suggests.
+// The repair of jobs that sit in the inactive set with no BLPOP token to wake a worker (stuck-jobs.ts).
 const STUCK_JOBS_INTERVAL_MS = 5000
 // How long a worker waits before fetching again after a failed fetch (Redis down).
 const FETCH_RETRY_DELAY_MS = 250
 // Jobs a dead worker popped but never started are requeued after one to two of these; the job TTL
 // recovers the ones it had started on the same time scale.
 const ORPHAN_SWEEP_INTERVAL_MS = transactionJobPolicy.ttlMs
-
-interface KueInternals {
-  client: { on(event: 'ready', listener: () => void): void; ready: boolean } | null
-  stuck_job_watch?: NodeJS.Timeout
-}
-
-/**
- * kue's stuck-job watcher stops for good on its first error (a Redis restart also drops its script),
- * so it is (re)started each time kue's connection becomes ready.
- */
-function watchStuckJobs(queue: Queue): () => void {
-  const internals = queue as unknown as KueInternals
-  const client = internals.client
-  let stopped = false
-  const arm = (): void => {
-    if (!stopped && internals.client !== null) queue.watchStuckJobs(STUCK_JOBS_INTERVAL_MS)
-  }
-  client?.on('ready', arm)
-  if (client?.ready) arm()
-  return () => {
-    stopped = true
-    clearInterval(internals.stuck_job_watch)
-  }
-}
 
 /** Leaves the queue's own shutdown some room inside SHUTDOWN_TIMEOUT_MS for closing HTTP and Redis. */
 export function queueDrainTimeout(shutdownTimeoutMs: number): number {
@@ -63,7 +39,7 @@ export async function start(
   // With the offline queue, kue's commands wait for Redis instead of failing: a failed read between
   // popping a job id and loading the job would lose the job (see shared/queue.ts).
   const queue = createQueue(config.REDIS_URL, logger, { offlineQueue: true })
-  const stopWatching = watchStuckJobs(queue)
+  const stopWatching = (): void => {} // MUTATION
   const stopSweeping = sweepOrphanedJobs(redis, { type: TRANSACTION_JOB, intervalMs: ORPHAN_SWEEP_INTERVAL_MS, logger })
   const drainMs = queueDrainTimeout(config.SHUTDOWN_TIMEOUT_MS)
   const shutDownQueue = async (): Promise<void> => {

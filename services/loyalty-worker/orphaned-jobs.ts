@@ -14,9 +14,16 @@ import type { Redis } from '../shared/redis.ts'
  * makes harmless. Every worker process sweeps; the script is atomic, so two sweeps cannot requeue a
  * job twice. The cost is one ZRANGE of kue's job index (completed jobs are removed, failed ones stay).
  *
+ * The sweep also drops ghosts: entries of the type's inactive, active or delayed set whose job no longer
+ * exists. kue leaves one when Redis fails between its steps: a job completes and is removed while its
+ * move from 'active' to 'complete' was lost, and kue's TTL check, finding no job, cleans every set but
+ * the type's own. A ghost is no work (the job was done) but it counts as active forever. Ghosts are
+ * dropped at their second sighting too (a job's hash is always written before it enters a set).
+ *
  * KEYS: <prefix>:jobs (kue's index of every job). The job and state keys are derived from ARGV.
- * ARGV: prefix, job type, then the orphans seen by the previous sweep (kue's "NN|id" member names).
- * Returns {ids requeued now, members orphaned now but not before}.
+ * ARGV: prefix, job type, then what the previous sweep saw (orphans as kue's "NN|id" member names,
+ * ghosts as "<state> NN|id").
+ * Returns {ids requeued now, what was seen now but not before, ghost members dropped now}.
  */
 const sweepScript = `
 local prefix, job_type = ARGV[1], ARGV[2]
@@ -46,11 +53,29 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     end
   end
 end
-return {requeued, orphaned}
+local dropped = {}
+for _, state in ipairs({'inactive', 'active', 'delayed'}) do
+  local set = prefix .. ':jobs:' .. job_type .. ':' .. state
+  for _, member in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    local bar = string.find(member, '|', 1, true)
+    if bar and redis.call('EXISTS', prefix .. ':job:' .. string.sub(member, bar + 1)) == 0 then
+      local ghost = state .. ' ' .. member
+      if seen_before[ghost] then
+        redis.call('ZREM', set, member)
+        redis.call('ZREM', prefix .. ':jobs:' .. state, member)
+        redis.call('ZREM', KEYS[1], member)
+        table.insert(dropped, member)
+      else
+        table.insert(orphaned, ghost)
+      end
+    end
+  end
+end
+return {requeued, orphaned, dropped}
 `
 
 interface SweepCommand {
-  yoyoSweepOrphanedJobs(index: string, prefix: string, type: string, ...seenBefore: string[]): Promise<[string[], string[]]>
+  yoyoSweepOrphanedJobs(index: string, prefix: string, type: string, ...seenBefore: string[]): Promise<[string[], string[], string[]]>
 }
 
 /** Sweeps now and every `intervalMs`; returns a function that stops the sweeps. */
@@ -64,9 +89,10 @@ export function sweepOrphanedJobs(redis: Redis, options: { type: string; interva
     if (running) return
     running = true
     try {
-      const [requeued, orphaned] = await command.yoyoSweepOrphanedJobs(`${keys.queuePrefix}:jobs`, keys.queuePrefix, type, ...seenBefore)
+      const [requeued, orphaned, dropped] = await command.yoyoSweepOrphanedJobs(`${keys.queuePrefix}:jobs`, keys.queuePrefix, type, ...seenBefore)
       seenBefore = orphaned
       if (requeued.length > 0) logger.warn('requeued jobs a dead worker had taken but not started', { job_ids: requeued })
+      if (dropped.length > 0) logger.warn('dropped queue entries of jobs that no longer exist', { members: dropped })
     } catch (err) {
       // Redis is down: the next sweep tries again, with the same candidates.
       logger.debug('orphaned job sweep failed', { err: err instanceof Error ? err.message : String(err) })

@@ -40,6 +40,10 @@ export function isDependencyUnavailable(err: unknown): boolean {
   if (err.name === 'MaxRetriesPerRequestError' || err.name === 'AbortError') return true
   const code = (err as { code?: unknown }).code
   if (code === 'UNCERTAIN_STATE' || code === 'NR_CLOSED' || code === 'CONNECTION_BROKEN') return true
+  // A MULTI that Redis discarded because it refused a command inside it: full Redis refuses every
+  // command queued in a MULTI, reads included. ioredis keeps the refusals in previousErrors.
+  const previous = (err as { previousErrors?: unknown }).previousErrors
+  if (/^EXECABORT /.test(err.message) && Array.isArray(previous) && previous.some(isDependencyUnavailable)) return true
   return unavailablePatterns.some((pattern) => pattern.test(err.message))
 }
 

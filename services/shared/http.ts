@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express'
 import { HttpError, isDependencyUnavailable, notFound } from './errors.ts'
 import type { Logger } from './logger.ts'
@@ -55,15 +56,31 @@ const bodyParserErrors: Record<string, [number, string]> = {
   'parameters.too.many': [413, 'Too many form fields'],
 }
 
+/**
+ * The 4xx status of an error that express or body-parser raised about the request itself (a path with a
+ * malformed %-escape, a body whose Content-Encoding does not match it), or undefined. These say what the
+ * client did wrong: never a 500.
+ */
+function clientErrorStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown }
+  const code = status ?? statusCode
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : undefined
+}
+
 const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
   let status = 500
   let message = 'Internal server error'
   let headers: Record<string, string> = {}
   const parserError = bodyParserErrors[(err as { type?: string }).type ?? '']
+  const clientStatus = clientErrorStatus(err)
   if (err instanceof HttpError) {
     ;({ status, message, headers } = err)
   } else if (parserError !== undefined) {
     ;[status, message] = parserError
+  } else if (clientStatus !== undefined) {
+    status = clientStatus
+    message = STATUS_CODES[status] ?? 'Bad request'
   } else if (isDependencyUnavailable(err)) {
     status = 503
     message = 'Service temporarily unavailable, try again shortly'

@@ -78,6 +78,29 @@ t.test('when jobs are active, delayed, failed or of another type, then the sweep
   t.equal(await redis.llen(`q:${TRANSACTION_JOB}:jobs`), before, "no token added")
 })
 
+t.test('when a state set lists a job that no longer exists, then the second sweep drops the entry', async (t) => {
+  const { logger, entries } = memoryLogger()
+  // What kue leaves when Redis fails between its steps: the job done and deleted, still listed as active.
+  const ghost = await enqueueTransaction(queue, transactionEvent(3))
+  await orphan(ghost)
+  await redis.zadd(`q:jobs:${TRANSACTION_JOB}:active`, 0, member(ghost))
+  await redis.del(`q:job:${ghost}`)
+  const live = await enqueueTransaction(queue, transactionEvent(3))
+  await orphan(live)
+  await redis.zadd(`q:jobs:${TRANSACTION_JOB}:active`, 0, member(live))
+  await redis.hset(`q:job:${live}`, 'state', 'active')
+
+  const stop = sweepOrphanedJobs(redis, { type: TRANSACTION_JOB, intervalMs: 300, logger })
+  t.teardown(stop)
+  await sleep(100)
+  t.not(await redis.zscore(`q:jobs:${TRANSACTION_JOB}:active`, member(ghost)), null, 'the first sweep only notes it')
+  await waitFor('the ghost to be dropped', async () => (await redis.zscore(`q:jobs:${TRANSACTION_JOB}:active`, member(ghost))) === null)
+  t.equal(await redis.zscore('q:jobs', member(ghost)), null, 'and from the index')
+  t.not(await redis.zscore(`q:jobs:${TRANSACTION_JOB}:active`, member(live)), null, 'an active job that exists stays')
+  t.match(entries().find((e) => e.msg === 'dropped queue entries of jobs that no longer exist'), { members: [member(ghost)] })
+  await redis.zrem(`q:jobs:${TRANSACTION_JOB}:active`, member(live))
+})
+
 t.test('when Redis is down, then a sweep fails quietly and the next one works', async (t) => {
   const { logger, entries } = memoryLogger()
   const broken = createRedis('redis://127.0.0.1:1/0', { name: 'nowhere' })

@@ -15,12 +15,17 @@ t.test('when Redis is down, full or loading, then the error counts as unavailabl
   }
   t.ok(isDependencyUnavailable(Object.assign(new Error('INCR failed'), { code: 'NR_CLOSED' })))
   t.ok(isDependencyUnavailable(Object.assign(new Error('x'), { name: 'MaxRetriesPerRequestError' })))
+  // A full Redis refuses every command queued in a MULTI, reads too; ioredis reports EXECABORT.
+  const oom = new Error("OOM command not allowed when used memory > 'maxmemory'.")
+  t.ok(isDependencyUnavailable(Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [oom] })))
 })
 
 t.test('when an error is a bug, then it is not mistaken for an outage', async (t) => {
   t.notOk(isDependencyUnavailable(new TypeError('Cannot read properties of undefined')))
   t.notOk(isDependencyUnavailable('ECONNREFUSED'))
   t.notOk(isDependencyUnavailable(new Error('WRONGTYPE Operation against a key holding the wrong kind of value')))
+  const syntax = new Error("ERR unknown command 'HGETAL'")
+  t.notOk(isDependencyUnavailable(Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [syntax] })))
 })
 
 t.test('when a promise outlasts its timeout, then it rejects with a 503', async (t) => {
