@@ -39,7 +39,7 @@ export async function start(
   // With the offline queue, kue's commands wait for Redis instead of failing: a failed read between
   // popping a job id and loading the job would lose the job (see shared/queue.ts).
   const queue = createQueue(config.REDIS_URL, logger, { offlineQueue: true })
-  const stopWatching = (): void => {} // MUTATION
+  const stopWatching = watchStuckJobs(redis, { type: TRANSACTION_JOB, intervalMs: STUCK_JOBS_INTERVAL_MS, logger })
   const stopSweeping = sweepOrphanedJobs(redis, { type: TRANSACTION_JOB, intervalMs: ORPHAN_SWEEP_INTERVAL_MS, logger })
   const drainMs = queueDrainTimeout(config.SHUTDOWN_TIMEOUT_MS)
   const shutDownQueue = async (): Promise<void> => {
