@@ -10,8 +10,8 @@ import { appNames, type PlatformStack, startPlatform } from '../helpers/platform
 import { ackCount, report, seconds, settle, showOutcomes, showUsers, startLoad } from './load.ts'
 
 const USERS = [1, 2, 3, 4]
-const TRANSACTIONS = 1500
-const RELOADS = 2
+const TRANSACTIONS = 2000
+const RELOADS = 3
 
 interface Reads {
   sent: number
