@@ -19,8 +19,10 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { $ } from 'zx/core'
+import { outsideVantage, tcpListeners, userOf } from './exposure.ts'
 import {
   asUser,
   curl,
@@ -230,6 +232,50 @@ await t.test('when the listening sockets are listed, then Redis and the services
   }
 })
 
+await t.test('when the machine is reached from outside loopback, then only nginx\'s port answers', async (t) => {
+  const nginxPort = Number(new URL(platformUrl).port || 80)
+  const redisPort = Number(new URL(settings.REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379)
+  // The platform's ports: Redis, each app's HTTP_PORT, and any other socket that Redis or the app user
+  // listens on (in cluster mode the PM2 daemon, as yoyo, holds the services' sockets).
+  const ports = new Map<number, string>([[redisPort, 'redis']])
+  for (const app of await pm2List(loginUser)) {
+    const port = Number(app.pm2_env?.env?.HTTP_PORT)
+    if (port > 0) ports.set(port, app.name)
+  }
+  for (const listener of await tcpListeners()) {
+    for (const pid of listener.pids) {
+      const user = await userOf(pid)
+      if ((user === APP_USER || user === 'redis') && !ports.has(listener.port)) ports.set(listener.port, `a socket of ${user} (pid ${pid})`)
+    }
+  }
+  ports.delete(nginxPort)
+  const vantage = await outsideVantage()
+  t.teardown(() => vantage.close())
+  t.comment(`reaching the machine from ${vantage.description}`)
+  t.ok(await vantage.accepts(nginxPort), `nginx (:${nginxPort}) answers on ${vantage.target}`)
+  t.equal(await vantage.httpStatus(nginxPort, '/loyalty/health'), 200, `and serves the platform there (GET /loyalty/health)`)
+  t.ok(ports.size >= 4, `the platform's other ports: ${[...ports].map(([port, name]) => `${name} :${port}`).join(', ')}`)
+  for (const [port, name] of ports) t.notOk(await vantage.accepts(port), `${name} (:${port}) does not answer on ${vantage.target}`)
+})
+
+await t.test(`when the platform's processes are listed, then PM2 and every service run as ${APP_USER}, an unprivileged user, and Redis not as root`, async (t) => {
+  const account = (await $`getent passwd ${APP_USER}`).stdout.trim().split(':')
+  t.not(account[2], '0', `${APP_USER} is not uid 0 (uid ${account[2]})`)
+  t.match(account[6], /nologin|false$/, `${APP_USER} has no login shell (${account[6]})`)
+  const groups = (await $`id -nG ${APP_USER}`).stdout.trim().split(/\s+/)
+  t.same(groups.filter((group) => ['root', 'sudo', 'wheel', 'adm', 'docker', 'lxd'].includes(group)), [], `${APP_USER} is in no privileged group (${groups.join(' ')})`)
+  const daemon = Number((await readFile(`${PM2_HOME}/pm2.pid`, 'utf8')).trim())
+  t.equal(await userOf(daemon), APP_USER, `the PM2 daemon (pid ${daemon}) runs as ${APP_USER} (ps -o user)`)
+  const apps = await pm2List(loginUser)
+  t.ok(apps.length >= 3, `${apps.length} PM2 processes`)
+  for (const app of apps) t.equal(await userOf(app.pid), APP_USER, `${app.name} (pid ${app.pid}) runs as ${APP_USER}`)
+  const redisPort = Number(new URL(settings.REDIS_URL ?? 'redis://127.0.0.1:6379').port || 6379)
+  const redisPid = (await tcpListeners()).find((listener) => listener.port === redisPort && listener.pids.length > 0)?.pids[0]
+  t.ok(redisPid !== undefined, `Redis listens on ${redisPort}`)
+  const redisUser = redisPid === undefined ? undefined : await userOf(redisPid)
+  t.ok(redisUser !== undefined && redisUser !== 'root', `Redis (pid ${redisPid}) runs as ${redisUser}, not root`)
+})
+
 await t.test(`when the env file is inspected, then it is 0600 ${APP_USER} and the login user cannot read it`, async (t) => {
   const info = await stat(ENV_FILE)
   t.equal((info.mode & 0o777).toString(8), '600', `${ENV_FILE} mode`)
@@ -344,6 +390,34 @@ await t.test('when PM2\'s logs, saved list and process list are searched, then n
   places.push([`pm2 jlist as ${loginUser}`, jlist.stdout])
   const leaks = places.flatMap(([place, text]) => secrets.filter(([, value]) => text.includes(value)).map(([name]) => `${name} in ${place}`))
   t.same(leaks, [], `no secret in ${places.map(([place]) => place).join(', ')}`)
+})
+
+await t.test('when a login and transactions carry a one-off password and token, then neither (nor any secret) is in the logs of PM2, nginx or Redis', async (t) => {
+  const password = `probe-password-${randomUUID()}`
+  const refused = await curl(['-H', 'content-type: application/json', '--data', JSON.stringify({ username: 'alice', password }), `${platformUrl}/authentication/token`])
+  t.equal(refused.status, 401, 'a login with the probe password → 401', { reply: describeReply(refused) })
+  const token = await tokenFor('alice')
+  const bearer = await curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${token}`, '--data', '{"amount":101,"currency":"GBP"}', `${platformUrl}/transactions`])
+  t.equal(bearer.status, 202, 'a transaction with the token in the header → 202', { reply: describeReply(bearer) })
+  const form = await curl(['--data-urlencode', `token=${token}`, '--data', 'amount=102&currency=GBP', `${platformUrl}/transactions`])
+  t.equal(form.status, 202, 'a transaction with the token in a form → 202', { reply: describeReply(form) })
+  await sleep(1000) // PM2 and nginx write their logs asynchronously
+  const files = [
+    ...(await readdir(`${PM2_HOME}/logs`)).map((file) => `${PM2_HOME}/logs/${file}`),
+    ...(await readdir('/var/log/nginx').catch(() => [] as string[])).map((file) => `/var/log/nginx/${file}`),
+    ...(await readdir('/var/log/redis').catch(() => [] as string[])).map((file) => `/var/log/redis/${file}`),
+  ].filter((file) => !file.endsWith('.gz'))
+  const needles: Array<[string, string]> = [
+    ['the probe password', password],
+    ['the token', token],
+    ...Object.entries(settings).filter(([name, value]) => /SECRET|PASSWORD|_URL$/.test(name) && value.length >= 8),
+  ]
+  const leaks: string[] = []
+  for (const file of files) {
+    const text = await readFile(file, 'utf8').catch(() => '')
+    for (const [name, value] of needles) if (text.includes(value)) leaks.push(`${name} in ${file}`)
+  }
+  t.same(leaks, [], `nothing of ${needles.map(([name]) => name).join(', ')} in ${files.length} log files`)
 })
 
 await t.test('when vagrant validates the Vagrantfile, then it passes', async (t) => {
