@@ -28,10 +28,17 @@ export interface RouterOptions {
 
 // JSON bodies for the errors nginx itself answers; the services answer their own errors in JSON too,
 // and we never intercept those (no proxy_intercept_errors).
+// 400 covers what nginx refuses before any route: a malformed request line or header, a %-escape it
+// cannot decode, a path escaping the root. 494 is nginx's own code for headers over its buffers, sent
+// to the client as 431.
 const nginxErrors: Record<number, string> = {
+  400: 'Bad request: nginx could not parse it',
   404: 'Not found',
+  405: 'Method not allowed',
   413: `Request body is larger than ${maxBodySize}B`,
+  414: 'Request URI is too long',
   429: 'Too many requests, slow down',
+  431: 'Request headers are too large',
   502: 'Service unavailable (bad gateway)',
   503: 'Service unavailable',
   504: 'Service did not answer in time',
@@ -128,11 +135,16 @@ function routeLocations(route: ServiceRoute, burst: number): string[] {
   return locations
 }
 
+// Internal URIs, not named locations: nginx cannot go to a named location for a request whose line it
+// could not parse (it answers a 500 instead), but it can redirect internally to a URI.
+const errorPath = (status: number | string): string => `/.yoyo-error/${status}`
+
 function errorLocations(): string {
   return Object.entries(nginxErrors)
     .map(([status, message]) => {
       const extra = status === '429' ? '\n        add_header Retry-After 1 always;' : ''
-      return `location @error_${status} {
+      return `location = ${errorPath(status)} {
+        internal;
         default_type application/json;
         ${requestIdHeader}${extra}
         return ${status} '${JSON.stringify({ error: message })}\\n';
@@ -158,8 +170,7 @@ export function renderRouterConfig(options: RouterOptions): string {
     keepalive 32;
 }`)
     .join('\n')
-  const errorPages = Object.keys(nginxErrors)
-    .map((status) => `error_page ${status} @error_${status};`)
+  const errorPages = [...Object.keys(nginxErrors).map((status) => `error_page ${status} ${errorPath(status)};`), `error_page 494 =431 ${errorPath(431)};`]
     .join('\n    ')
   const locations = [
     ...serviceRoutes.flatMap((route) => routeLocations(route, burst)),

@@ -39,10 +39,11 @@ t.test('when rendered, then upstreams keep connections alive and requests carry 
 })
 
 t.test('when rendered, then each error nginx answers itself has a JSON body', async (t) => {
-  for (const status of [404, 413, 429, 502, 503, 504]) {
-    t.match(config, `error_page ${status} @error_${status};`)
-    t.match(config, new RegExp(`location @error_${status} \\{\\s+default_type application/json;[\\s\\S]*?return ${status} '\\{"error":"[^"]+"\\}\\\\n';`))
+  for (const status of [400, 404, 405, 413, 414, 429, 431, 502, 503, 504]) {
+    t.match(config, `error_page ${status} /.yoyo-error/${status};`)
+    t.match(config, new RegExp(`location = /\\.yoyo-error/${status} \\{\\s+internal;\\s+default_type application/json;[\\s\\S]*?return ${status} '\\{"error":"[^"]+"\\}\\\\n';`))
   }
+  t.match(config, 'error_page 494 =431 /.yoyo-error/431;', 'nginx\'s own 494 (headers too large) goes out as 431')
   t.notMatch(config, /proxy_intercept_errors/, 'the services\' own errors pass through')
 })
 

@@ -1,6 +1,7 @@
 // The router config, rendered from nginx/routes.ts, served by a REAL nginx in front of tiny node:http
 // stubs standing in for the three services (the services themselves are tested elsewhere).
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -163,7 +164,7 @@ t.test('when nginx answers, then it does not tell its version', async (t) => {
 })
 
 t.test('when no route matches, then nginx answers a JSON 404 with a request id', async (t) => {
-  for (const path of ['/', '/nope', '/authenticationx', '/loyaltyx/me']) {
+  for (const path of ['/', '/nope', '/authenticationx', '/loyaltyx/me', '/.yoyo-error/429']) {
     const { status, headers, body } = await call(path)
     t.equal(status, 404, path)
     t.equal(headers.get('content-type'), 'application/json')
@@ -191,6 +192,36 @@ t.test('when a body is larger than 16 kB, then nginx answers a JSON 413 without 
   t.match(body.error, /larger than 16kB/)
   t.ok(headers.get('x-request-id'))
   t.equal(transactions.connections, before)
+})
+
+// What nginx answers to bytes fetch() would refuse to send: the raw status line, content type and body.
+async function rawExchange(server: NginxServer, bytes: string): Promise<{ status: number; contentType: string; body: string }> {
+  const { port } = new URL(server.url)
+  const socket = connect({ host: '127.0.0.1', port: Number(port) })
+  t.teardown(() => socket.destroy())
+  socket.end(bytes)
+  let text = ''
+  for await (const chunk of socket) text += String(chunk)
+  const [head = '', body = ''] = text.split('\r\n\r\n')
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), contentType: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '', body }
+}
+
+t.test('when nginx refuses a request before any route, then its answer is a JSON error too', async (t) => {
+  const cases: Array<[string, string, number, RegExp]> = [
+    ['a malformed request line', 'GARBAGE\r\n\r\n', 400, /Bad request/],
+    ['a %-escape it cannot decode', 'GET /transactions/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n', 400, /Bad request/],
+    ['a path escaping the root', 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n', 400, /Bad request/],
+    ['no Host header in HTTP/1.1', 'GET /loyalty/health HTTP/1.1\r\n\r\n', 400, /Bad request/],
+    ['a URI over its buffers', `GET /transactions/${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, /URI is too long/],
+    ['a header over its buffers', `GET /loyalty/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9000)}\r\n\r\n`, 431, /headers are too large/],
+    ['a POST to a static file', 'POST /docs/index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', 405, /Method not allowed/],
+  ]
+  for (const [name, bytes, status, error] of cases) {
+    const reply = await rawExchange(nginx, bytes)
+    t.equal(reply.status, status, `${name} → ${status}`)
+    t.equal(reply.contentType, 'application/json', `${name}: JSON`)
+    t.match(JSON.parse(reply.body || '{}').error, error, `${name}: says what is wrong`, { body: reply.body })
+  }
 })
 
 t.test('when a service is down, then nginx answers a JSON 502', async (t) => {

@@ -11,7 +11,7 @@ import t from 'tap'
 import { type HttpReply, request } from '../helpers/http-client.ts'
 import { startPlatform } from '../helpers/platform-stack.ts'
 import { badTokens } from './bad-tokens.ts'
-import { nginxAnswersJsonFor, restartsOf } from './checks.ts'
+import { restartsOf } from './checks.ts'
 
 const stack = await startPlatform({ tokenRateLimit: { ratePerSecond: 1000, burst: 1000 } })
 t.teardown(() => stack.stop())
@@ -204,8 +204,7 @@ await t.test('when a path is malformed, traverses or is absurd, then a 4xx, neve
       else if (reply.status >= 400) t.ok(isJsonError(reply), `${method} ${path.slice(0, 60)}: a JSON error`, { reply: show(reply) })
     }
   }
-  t.same(nginxOwn, [], `nginx's own 400s are JSON too (${nginxOwn.length} HTML)`,
-    nginxAnswersJsonFor(400) ? {} : { todo: 'nginx/render.ts has no JSON error page for 400 yet' })
+  t.same(nginxOwn, [], `nginx's own 400s are JSON too (${nginxOwn.length} HTML)`)
 })
 
 await t.test('when all of that is over, then no service restarted', async (t) => {
