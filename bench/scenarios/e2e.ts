@@ -15,6 +15,8 @@ interface E2eRun {
   sent: number
   accepted: number
   completed: number
+  /** What the records not seen completed ended as (status → count): failed, or still queued/processing at the deadline. */
+  leftOver: Map<string, number>
   postMs: number[]
   e2eMs: number[]
   seconds: number
@@ -42,13 +44,11 @@ async function e2eRun(ctx: Context, rate: number, seconds: number): Promise<E2eR
   const token = benchToken(ctx, 2)
   const body = JSON.stringify({ amount: 500, currency: 'EUR' })
   const pending = new Map<string, number>()
-  const result: E2eRun = { sent: 0, accepted: 0, completed: 0, postMs: [], e2eMs: [], seconds: 0 }
-  let sending = true
+  const result: E2eRun = { sent: 0, accepted: 0, completed: 0, leftOver: new Map(), postMs: [], e2eMs: [], seconds: 0 }
+  // Set when the last POST has answered; the watcher then gives the awards still pending 15 s more.
+  let stoppedAt: number | undefined = undefined
   const watcher = (async () => {
-    const deadline = () => (sending ? Infinity : stoppedAt + 15_000)
-    let stoppedAt = 0
-    while (sending || (pending.size > 0 && performance.now() < deadline())) {
-      if (!sending && stoppedAt === 0) stoppedAt = performance.now()
+    while (stoppedAt === undefined || (pending.size > 0 && performance.now() < stoppedAt + 15_000)) {
       const ids = [...pending.keys()]
       if (ids.length > 0) {
         const statuses = (await ids.reduce((p, id) => p.hget(keys.transaction(id), 'status'), ctx.redis.pipeline()).exec()) ?? []
@@ -59,10 +59,18 @@ async function e2eRun(ctx: Context, rate: number, seconds: number): Promise<E2eR
             result.e2eMs.push(now - pending.get(id)!)
             result.completed += 1
             pending.delete(id)
-          } else if (status === 'failed') pending.delete(id)
+          } else if (status === 'failed') {
+            result.leftOver.set('failed', (result.leftOver.get('failed') ?? 0) + 1)
+            pending.delete(id)
+          }
         })
       }
       await sleep(2)
+    }
+    for (const id of pending.keys()) {
+      const status = (await ctx.redis.hget(keys.transaction(id), 'status')) ?? 'missing'
+      if (!result.leftOver.has(status)) ctx.log(`  not seen completed: transaction ${id}, status ${status}`)
+      result.leftOver.set(status, (result.leftOver.get(status) ?? 0) + 1)
     }
   })()
   const inFlight: Promise<void>[] = []
@@ -89,7 +97,7 @@ async function e2eRun(ctx: Context, rate: number, seconds: number): Promise<E2eR
   }
   await Promise.all(inFlight)
   result.seconds = (performance.now() - started) / 1000
-  sending = false
+  stoppedAt = performance.now()
   await watcher
   agent.destroy()
   return result
@@ -102,7 +110,8 @@ export async function e2eScenario(ctx: Context): Promise<void> {
     const r = await e2eRun(ctx, rate, seconds)
     runsData.push(r)
     ctx.log(`  run ${run + 1}/${runs}: ${r.accepted}/${r.sent} accepted in ${r.seconds.toFixed(1)} s, ${r.completed} completed; ` +
-      `e2e p50 ${percentile(r.e2eMs, 50).toFixed(1)} ms, p99 ${percentile(r.e2eMs, 99).toFixed(1)} ms`)
+      `e2e p50 ${percentile(r.e2eMs, 50).toFixed(1)} ms, p99 ${percentile(r.e2eMs, 99).toFixed(1)} ms` +
+      (r.leftOver.size > 0 ? `; not completed: ${[...r.leftOver].map(([status, n]) => `${status} ×${n}`).join(', ')}` : ''))
     await deleteBenchData(ctx.redis)
   }
   const p99 = figure(runsData.map((r) => percentile(r.e2eMs, 99)))

@@ -32,6 +32,35 @@ function dropErrorsAfterShutdown(emitter: { emit: (event: string | symbol, ...ar
   emitter.emit = (event, ...args) => (event === 'error' && emitter.listenerCount('error') === 0 ? false : emit(event, ...args))
 }
 
+interface CorkableStream {
+  cork(): void
+  uncork(): void
+}
+
+/**
+ * node_redis 2 writes every command with its own socket write, and kue issues a job's ~20 commands in
+ * one go (a job save: INCR, then a dozen HSETs, a MULTI and an LPUSH), so each became a syscall. Corking
+ * the socket for the rest of the tick sends them in one writev. The cork belongs to one socket: after a
+ * reconnect node_redis writes to a new one, and what a dead socket held is discarded with it (node_redis
+ * fails or retries those commands itself), never replayed on the new connection.
+ */
+function coalesceWritesPerTick(client: { stream: CorkableStream; write(data: unknown): void }): void {
+  const write = client.write.bind(client)
+  let corked: CorkableStream | undefined
+  client.write = (data) => {
+    const stream = client.stream
+    if (corked !== stream) {
+      corked = stream
+      stream.cork()
+      process.nextTick(() => {
+        if (corked === stream) corked = undefined
+        stream.uncork()
+      })
+    }
+    write(data)
+  }
+}
+
 function redisOptions(redisUrl: string, offlineQueue: boolean): Record<string, unknown> {
   const url = new URL(redisUrl)
   const db = Number(url.pathname.replace(/^\//, '') || 0)
@@ -68,8 +97,9 @@ export function createQueue(redisUrl: string, logger: Logger, queueOptions: Queu
     jobEvents: false,
     redis: {
       createClientFactory: () => {
-        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0]
+        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0] & Parameters<typeof coalesceWritesPerTick>[0]
         dropErrorsAfterShutdown(client)
+        coalesceWritesPerTick(client)
         return client
       },
     },

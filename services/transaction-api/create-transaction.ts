@@ -50,7 +50,8 @@ const stillInFlight = (): HttpError =>
  * Stores a transaction and queues it for the Loyalty Worker; resolves only once both are in Redis:
  *   1. the record `transaction:<id>` (status 'queued') and the idempotency key, if any, in one atomic step;
  *   2. the kue job with the event;
- *   3. the job id on the record (bookkeeping: the job is already safe, so a failure here is only logged).
+ *   3. the job id on the record, sent but not awaited (bookkeeping: the job is already safe, so a failure
+ *      here is only logged).
  * With an Idempotency-Key that is already taken, nothing new is written: see retryOf.
  */
 export async function createTransaction(deps: CreateTransactionDeps, input: NewTransaction): Promise<CreatedTransaction> {
@@ -148,11 +149,11 @@ async function enqueue(deps: CreateTransactionDeps, record: TransactionRecord, n
     }
     throw unavailable()
   }
-  try {
-    await setJobId(deps.redis, record.id, jobId)
-  } catch (err) {
+  // Not awaited: the job is already safe, and waiting for this reply would add a Redis round trip to
+  // every request. Later reads of the record go through the same connection, so they see it.
+  setJobId(deps.redis, record.id, jobId).catch((err: unknown) => {
     deps.logger.warn('job id not recorded on the transaction', { transaction_id: record.id, job_id: jobId, err: errorMessage(err) })
-  }
+  })
   return { ...record, job_id: jobId }
 }
 
