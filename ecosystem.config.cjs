@@ -25,7 +25,13 @@ const common = {
   // Cluster mode even for one instance: `pm2 reload` then starts the new process before stopping the
   // old one (no downtime), and `pm2 scale <app> N` works for every app.
   exec_mode: 'cluster',
-  node_args: existsSync(envFile) ? [`--env-file=${envFile}`] : [],
+  node_args: [
+    // A young generation of 2 MB instead of V8's default (up to 16 MB per semi-space, grown under load):
+    // a service's resident memory stays near 80 MB idle and 165 MB after load instead of 105 and 265 MB,
+    // for about 5 % fewer requests/s (docs/performance.md). Five processes share a 2 GB VM.
+    '--max-semi-space-size=2',
+    ...(existsSync(envFile) ? [`--env-file=${envFile}`] : []),
+  ],
   // The services call process.send('ready') once listening: a reload moves traffic only then.
   wait_ready: true,
   listen_timeout: 15000,

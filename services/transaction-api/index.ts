@@ -18,7 +18,7 @@ const QUEUE_READY_WAIT_MS = 3000
  * at a time.
  */
 export async function start(config: TransactionApiConfig, logger: Logger): Promise<RunningTransactionApi> {
-  const redis = createRedis(config.REDIS_URL, { name: 'transaction-api', logger })
+  const redis = createRedis(config.REDIS_URL, { name: 'transaction-api', logger, autoPipelining: true })
   const queue = createQueue(config.REDIS_URL, logger)
   await connectRedis(redis)
   try {

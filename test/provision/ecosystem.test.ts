@@ -43,7 +43,7 @@ t.test('when loaded with no settings, then three cluster apps and the dashboard 
   for (const app of apps) {
     t.equal(app.wait_ready, true)
     t.ok(app.kill_timeout > 8000, 'PM2 waits longer than the services\' shutdown timeout')
-    t.same(app.node_args, [], 'no env file, no --env-file (node would refuse to start)')
+    t.same(app.node_args, ['--max-semi-space-size=2'], 'no env file, no --env-file (node would refuse to start)')
     t.notOk(Object.keys(app.env).some((name) => /SECRET|PASSWORD|REDIS_URL/.test(name)), 'no secret in the PM2 env')
   }
 })
@@ -55,7 +55,7 @@ t.test('when settings are given, then ports, instances and the kill timeout foll
   t.equal(apps[2]!.instances, 5)
   t.equal(apps[2]!.kill_timeout, 5000)
   t.equal(apps[2]!.env.SHUTDOWN_TIMEOUT_MS, '3000')
-  t.same(apps[0]!.node_args, [`--env-file=${ecosystemFile}`], 'an existing env file is passed to node')
+  t.same(apps[0]!.node_args, ['--max-semi-space-size=2', `--env-file=${ecosystemFile}`], 'an existing env file is passed to node')
   const fallback = await load({ LOYALTY_INSTANCES: 'lots', AUTH_PORT: '-1' })
   t.equal(fallback[2]!.instances, 2)
   t.equal(fallback[0]!.env.HTTP_PORT, '5000')
