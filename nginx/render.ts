@@ -166,8 +166,11 @@ export function renderRouterConfig(options: RouterOptions): string {
   const upstreams = services
     .map((service) => `upstream ${upstreamName(service)} {
     server ${options.upstreams[service]};
-    # Reuse connections to the services instead of opening one per request.
+    # Reuse connections to the services instead of opening one per request, but close one idle for
+    # 500 ms: a service being reloaded closes its idle connections after a 1 s grace
+    # (services/shared/server.ts), and nginx must never send a request on one just as that happens.
     keepalive 32;
+    keepalive_timeout 500ms;
 }`)
     .join('\n')
   const errorPages = [...Object.keys(nginxErrors).map((status) => `error_page ${status} ${errorPath(status)};`), `error_page 494 =431 ${errorPath(431)};`]

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv'
-import { unauthorized, unprocessable } from '../shared/errors.ts'
+import { unauthorized, unknownFieldsError, unprocessable } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
 import { tokenRequestSchema } from '../shared/openapi.ts'
 import type { Redis } from '../shared/redis.ts'
@@ -35,7 +35,7 @@ export function readCredentials(body: Record<string, unknown>): Credentials {
   if (!validateCredentials(body)) {
     const errors = validateCredentials.errors ?? []
     const message = problem(body, 'username', 'Username', errors) ?? problem(body, 'password', 'Password', errors)
-    throw unprocessable(message ?? 'Username and password are required')
+    throw message !== undefined ? unprocessable(message) : (unknownFieldsError(errors) ?? unprocessable('Username and password are required'))
   }
   return { username: body.username as string, password: body.password as string }
 }

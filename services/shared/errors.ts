@@ -11,6 +11,18 @@ export class HttpError extends Error {
 }
 
 export const unprocessable = (message: string): HttpError => new HttpError(422, message)
+
+/**
+ * The 422 for the fields a body schema (additionalProperties: false) does not know, from ajv's errors, or
+ * undefined when there are none. Names are quoted and cut short: they are the client's text.
+ */
+export function unknownFieldsError(errors: ReadonlyArray<{ keyword: string; params: Record<string, unknown> }>): HttpError | undefined {
+  const names = errors.filter((error) => error.keyword === 'additionalProperties').map((error) => String(error.params.additionalProperty))
+  if (names.length === 0) return undefined
+  const shown = names.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 40)))
+  const more = names.length > 5 ? ` and ${names.length - 5} more` : ''
+  return unprocessable(`Unknown field${names.length > 1 ? 's' : ''}: ${shown.join(', ')}${more}`)
+}
 export const unauthorized = (message = 'Invalid or expired token'): HttpError =>
   new HttpError(401, message, { 'WWW-Authenticate': 'Bearer' })
 export const forbidden = (message: string): HttpError => new HttpError(403, message)

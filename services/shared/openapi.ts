@@ -21,7 +21,8 @@ export const tokenRequestSchema = {
     password: { type: 'string', pattern: '\\S', description: 'the password (`password` in development)' },
   },
   required: ['username', 'password'],
-  additionalProperties: true,
+  // Anything else is a mistake worth telling: 422 naming the field.
+  additionalProperties: false,
 } as const
 
 /** The body of `POST /transactions`, as JSON or as a form (where every value is a string). */
@@ -47,8 +48,9 @@ export const createTransactionBodySchema = {
     },
   },
   required: ['amount', 'currency'],
-  // Unknown fields are ignored, as the original API did, so existing clients that send extras keep working.
-  additionalProperties: true,
+  // Refused with a 422 naming the field (the original ignored them): a client sending `user_id` or
+  // `status` must learn that they are not its to set, not believe they were taken.
+  additionalProperties: false,
 } as const
 
 /** The `Idempotency-Key` request header: 1 to 255 printable ASCII characters. */

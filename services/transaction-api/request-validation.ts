@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv'
-import { forbidden, unauthorized, unprocessable } from '../shared/errors.ts'
+import { forbidden, unauthorized, unknownFieldsError, unprocessable } from '../shared/errors.ts'
 import { type TokenClaims, tokenFrom, verifyToken } from '../shared/tokens.ts'
 import { type CreateTransactionBody, createTransactionBodySchema, idempotencyKeySchema, transactionIdSchema } from './schemas.ts'
 
@@ -45,7 +45,7 @@ const isBlank = (value: unknown): boolean =>
  *      a token is blank only when there is no Authorization header and no body token;
  *   2. the token, 401 (missing/malformed Bearer, bad signature, expired, wrong algorithm, bad claims),
  *      then the user's permission, 403;
- *   3. the values, 422: currency, then amount, then the Idempotency-Key header.
+ *   3. the values, 422: currency, then amount, then fields it does not know, then the Idempotency-Key header.
  * So a client that forgot a field learns that before anything about its token, and nobody learns whether
  * a value is acceptable before proving who they are.
  */
@@ -80,6 +80,8 @@ function readValues(body: Record<string, unknown>): { amount: number; currency: 
     const failed = new Set((validateBody.errors ?? []).map((error) => error.instancePath))
     if (failed.has('/currency')) throw unprocessable(messages.invalidCurrency)
     if (failed.has('/amount')) throw unprocessable(messages.invalidAmount)
+    const unknown = unknownFieldsError(validateBody.errors ?? [])
+    if (unknown !== undefined) throw unknown
     // Anything else (e.g. a non-string body token next to a Bearer header) is not ours to refuse.
   }
   const amount = Number(body.amount)

@@ -21,6 +21,7 @@ t.test('when rendered, then upstreams keep connections alive and requests carry 
     t.match(config, `upstream yoyo_${service} {\n    server 127.0.0.1:${port};`)
   }
   t.equal(config.match(/keepalive 32;/g)?.length, 4)
+  t.equal(config.match(/keepalive_timeout 500ms;/g)?.length, 4, 'idle upstream connections closed before a reloading service closes them')
   for (const line of [
     'listen 80 default_server;',
     'server_tokens off;',

@@ -158,6 +158,18 @@ t.test('when requests follow each other, then nginx reuses its upstream connecti
   t.ok(auth.connections - before <= 1, `8 requests used ${auth.connections - before} new upstream connections`)
 })
 
+t.test('when an upstream connection has been idle for over 500 ms, then nginx closes it and opens a new one', async (t) => {
+  // So that a service being reloaded (1 s grace for idle connections) never closes one nginx is reusing.
+  const loyalty = stubs.find((stub) => stub.service === 'loyalty')!
+  await call('/loyalty/health')
+  const before = loyalty.connections
+  await call('/loyalty/health')
+  t.equal(loyalty.connections, before, 'a request right after reuses the connection')
+  await new Promise((resolve) => setTimeout(resolve, 900))
+  await call('/loyalty/health')
+  t.equal(loyalty.connections, before + 1, 'a request after 900 ms idle opens a new one')
+})
+
 t.test('when nginx answers, then it does not tell its version', async (t) => {
   const { headers } = await call('/authentication/health')
   t.equal(headers.get('server'), 'nginx')

@@ -85,6 +85,17 @@ t.test('when a field is not a string, then 422 saying so, never a 500', async (t
   t.same(await repeated.json(), { error: 'Username must be a string' })
 })
 
+t.test('when a login has fields besides username and password, then 422 names them, before any password check', async (t) => {
+  const json = await postJson(auth.url, { username: 'alice', password: 'password', grant_type: 'password' })
+  t.equal(json.status, 422)
+  t.same(await json.json(), { error: 'Unknown field: "grant_type"' })
+  const form = await postForm(auth.url, { username: 'alice', password: 'password', remember: 'yes', scope: 'all' })
+  t.equal(form.status, 422)
+  t.same(await form.json(), { error: 'Unknown fields: "remember", "scope"' })
+  const blankFirst = await postJson(auth.url, { username: '', password: 'password', extra: 1 })
+  t.same(await blankFirst.json(), { error: 'Username is blank' }, 'a blank field is named first')
+})
+
 t.test('when the user is unknown or the password wrong, then the same 401 with one generic message', async (t) => {
   const unknown = await postForm(auth.url, { username: 'mallory', password: 'password' })
   const wrong = await postForm(auth.url, { username: 'alice', password: 'not-her-password' })

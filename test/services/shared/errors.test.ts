@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isDependencyUnavailable, withTimeout } from '../../../services/shared/errors.ts'
+import { isDependencyUnavailable, unknownFieldsError, withTimeout } from '../../../services/shared/errors.ts'
 
 t.test('when Redis is down, full or loading, then the error counts as unavailable', async (t) => {
   for (const message of [
@@ -32,4 +32,14 @@ t.test('when a promise outlasts its timeout, then it rejects with a 503', async 
   const err = await withTimeout(new Promise(() => {}), 20, 'never').catch((e: unknown) => e)
   t.match(err, { status: 503, message: /try again/ })
   t.equal(await withTimeout(Promise.resolve(7), 20, 'quick'), 7)
+})
+
+t.test('when a schema reports unknown fields, then one 422 names up to five of them, quoted and cut short', async (t) => {
+  const unknown = (name: string) => ({ keyword: 'additionalProperties', params: { additionalProperty: name } })
+  t.equal(unknownFieldsError([{ keyword: 'type', params: {} }]), undefined, 'no unknown field, no error')
+  const one = unknownFieldsError([unknown('note')])
+  t.equal(one?.status, 422)
+  t.equal(one?.message, 'Unknown field: "note"')
+  const many = unknownFieldsError(['a', 'b"', 'c', 'd', 'x'.repeat(100), 'f', 'g'].map(unknown))
+  t.equal(many?.message, `Unknown fields: "a", "b\\"", "c", "d", "${'x'.repeat(40)}" and 2 more`)
 })

@@ -69,10 +69,15 @@ t.test('when the token comes as a Bearer header, then the body needs none and th
   t.equal(badHeaderWins.status, 401, 'a good body token does not rescue a bad header')
 })
 
-t.test('when unknown fields are sent, then they are ignored (compatibility)', async (t) => {
+t.test('when unknown fields are sent, then 422 names them and nothing is stored', async (t) => {
+  const before = await api.redis.client.keys('transaction:*')
   const response = await postTransaction(api, { token: token(), amount: 1, currency: 'JPY', note: 'coffee', user_id: 99 })
-  t.equal(response.status, 202)
-  t.match(await json(response), { user_id: 1, amount: 1, currency: 'JPY' })
+  t.equal(response.status, 422)
+  t.same(await json(response), { error: 'Unknown fields: "note", "user_id"' })
+  t.same(await api.redis.client.keys('transaction:*'), before, 'no record written')
+  const form = await postTransaction(api, { token: token(), amount: '1', currency: 'JPY', memo: 'x' }, { form: true })
+  t.equal(form.status, 422, 'in a form too')
+  t.same(await json(form), { error: 'Unknown field: "memo"' })
 })
 
 t.test('when the amount is the largest safe integer, then it is accepted', async (t) => {
