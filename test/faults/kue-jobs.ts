@@ -2,12 +2,12 @@
 // produce on demand: jobs whose BLPOP token is missing (kue's "inactive jobs stuck when its index
 // drifts": a worker that died after BLPOP and before popping the job, or a BLPOP reply lost when Redis
 // restarted), and the same transaction delivered as several jobs.
-import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { keys } from '../../services/shared/keys.ts'
 import { TRANSACTION_JOB, transactionJobPolicy } from '../../services/shared/queue.ts'
 import type { TransactionEvent } from '../../services/shared/transaction-event.ts'
-import { toHash, type TransactionRecord } from '../../services/shared/transactions.ts'
+
+export { transactionEvent, writeQueuedRecord } from '../helpers/transaction-fixtures.ts'
 
 // kue 0.11's Job#save (and Job#state('inactive')) in one step, minus the LPUSH of the BLPOP token.
 // kue's zset member is its "createFIFO" id: the id's length on two digits, '|', the id.
@@ -24,24 +24,6 @@ redis.call('ZADD', prefix .. ':jobs:inactive', 0, zid)
 redis.call('ZADD', prefix .. ':jobs:' .. job_type .. ':inactive', 0, zid)
 return id
 `
-
-export function transactionEvent(userId: number): TransactionEvent {
-  return { transaction_id: randomUUID(), user_id: userId, amount: 1234, currency: 'GBP', created_at: new Date().toISOString() }
-}
-
-/** The 'queued' record, as the Transaction API writes it before it enqueues the job. */
-export async function writeQueuedRecord(redis: Redis, event: TransactionEvent): Promise<void> {
-  const record: TransactionRecord = {
-    id: event.transaction_id,
-    user_id: event.user_id,
-    amount: event.amount,
-    currency: event.currency,
-    status: 'queued',
-    created_at: event.created_at,
-    updated_at: event.created_at,
-  }
-  await redis.hset(keys.transaction(event.transaction_id), toHash(record))
-}
 
 /** An inactive kue job for `event` with no BLPOP token: no worker wakes up for it until the watchdog adds one. */
 export async function saveJobWithoutToken(redis: Redis, event: TransactionEvent): Promise<string> {

@@ -44,6 +44,21 @@ t.test('when Redis is down, then /health and /token answer 503 quickly, and reco
   t.equal((await postForm(auth.url, { username: 'alice', password: 'password' })).status, 200)
 })
 
+t.test('when Redis is full, then /health is 503 (writes would be refused), and 200 again once it has room', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const auth = await startAuth(testConfig(redis.url))
+  t.teardown(() => auth.stop())
+  t.equal((await fetch(`${auth.url}/health`)).status, 200, 'healthy with room')
+  const used = Number(/^used_memory:(\d+)/m.exec(await redis.client.info('memory'))?.[1])
+  await redis.client.config('SET', 'maxmemory', String(Math.floor(used / 2)))
+  const full = await fetch(`${auth.url}/health`)
+  t.equal(full.status, 503, 'full')
+  t.same(await full.json(), { healthy: false, failing: ['redis'] })
+  await redis.client.config('SET', 'maxmemory', '0')
+  t.equal((await fetch(`${auth.url}/health`)).status, 200, 'healthy again')
+})
+
 t.test('when several logins are being hashed, then /health still answers before they finish', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())

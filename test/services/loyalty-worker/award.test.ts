@@ -6,7 +6,7 @@ import { keys } from '../../../services/shared/keys.ts'
 import { createRedis, closeRedis, connectRedis } from '../../../services/shared/redis.ts'
 import { readTransaction } from '../../../services/shared/transactions.ts'
 import { startRedis, type RedisServer } from '../../helpers/redis-server.ts'
-import { loyaltyOf, transactionEvent, writeRecord } from './fixtures.ts'
+import { loyaltyOf, transactionEvent, writeQueuedRecord } from './fixtures.ts'
 
 let server: RedisServer
 let redis: LoyaltyRedis
@@ -28,7 +28,7 @@ async function userWithTransactions(n: number): Promise<{ userId: number; ids: s
   const ids: string[] = []
   for (let i = 0; i < n; i++) {
     const event = transactionEvent(userId)
-    await writeRecord(server.client, event)
+    await writeQueuedRecord(server.client, event)
     ids.push(event.transaction_id)
   }
   return { userId, ids }

@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { LoyaltyWorkerConfig } from '../../../services/loyalty-worker/config.ts'
 import { keys } from '../../../services/shared/keys.ts'
 import { enqueueTransaction, type Queue } from '../../../services/shared/queue.ts'
 import type { TransactionEvent } from '../../../services/shared/transaction-event.ts'
-import { readTransaction, toHash, type TransactionRecord } from '../../../services/shared/transactions.ts'
+import { readTransaction, type TransactionRecord } from '../../../services/shared/transactions.ts'
+import { writeQueuedRecord } from '../../helpers/transaction-fixtures.ts'
+
+export { transactionEvent, writeQueuedRecord } from '../../helpers/transaction-fixtures.ts'
 
 export const secret = 'loyalty-worker-test-secret-of-40-chars!!'
 
@@ -23,27 +25,9 @@ export function workerConfig(redisUrl: string, overrides: Partial<LoyaltyWorkerC
   }
 }
 
-export function transactionEvent(userId: number, overrides: Partial<TransactionEvent> = {}): TransactionEvent {
-  return { transaction_id: randomUUID(), user_id: userId, amount: 1250, currency: 'GBP', created_at: new Date().toISOString(), ...overrides }
-}
-
-/** Writes the 'queued' record as the Transaction API does (no job yet). */
-export async function writeRecord(client: Redis, event: TransactionEvent): Promise<void> {
-  const record: TransactionRecord = {
-    id: event.transaction_id,
-    user_id: event.user_id,
-    amount: event.amount,
-    currency: event.currency,
-    status: 'queued',
-    created_at: event.created_at,
-    updated_at: event.created_at,
-  }
-  await client.hset(keys.transaction(event.transaction_id), toHash(record))
-}
-
 /** Produces a job the way the Transaction API does: the record first, then the job. */
 export async function produce(client: Redis, queue: Queue, event: TransactionEvent): Promise<string> {
-  await writeRecord(client, event)
+  await writeQueuedRecord(client, event)
   const jobId = await enqueueTransaction(queue, event)
   await client.hset(keys.transaction(event.transaction_id), 'job_id', jobId)
   return jobId

@@ -6,7 +6,7 @@ import { closeRedis, connectRedis, createRedis } from '../../../services/shared/
 import { readTransaction } from '../../../services/shared/transactions.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis, type RedisServer } from '../../helpers/redis-server.ts'
-import { loyaltyOf, transactionEvent, writeRecord } from './fixtures.ts'
+import { loyaltyOf, transactionEvent, writeQueuedRecord } from './fixtures.ts'
 
 let server: RedisServer
 let redis: LoyaltyRedis
@@ -45,7 +45,7 @@ function runHandler(handler: ReturnType<typeof transactionJobHandler>, job: Job)
 t.test('when a job succeeds, then the handler reports the award as its result', async (t) => {
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(1)
-  await writeRecord(server.client, event)
+  await writeQueuedRecord(server.client, event)
   const { err, result } = await runHandler(transactionJobHandler({ redis, stampsPerVoucher: 10, logger }), fakeJob(event, 0, 8))
   t.equal(err, null)
   t.same(result, { stamps_awarded: 1, stamps_after: 1 })
@@ -55,7 +55,7 @@ t.test('when a job succeeds, then the handler reports the award as its result', 
 t.test('when a job fails on an attempt that is not its last, then the failure is logged and the record is left for the retry', async (t) => {
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(2)
-  await writeRecord(server.client, event)
+  await writeQueuedRecord(server.client, event)
   const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, logger, beforeAward: () => Promise.reject(new Error('temporary')) })
   const job = fakeJob(event, 2, 8)
   const { err } = await runHandler(handler, job)
@@ -68,7 +68,7 @@ t.test('when a job fails on an attempt that is not its last, then the failure is
 t.test('when the last attempt fails, then the record is marked failed with the error', async (t) => {
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(3)
-  await writeRecord(server.client, event)
+  await writeQueuedRecord(server.client, event)
   const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, logger, beforeAward: () => Promise.reject(new Error('still down')) })
   const { err } = await runHandler(handler, fakeJob(event, 7, 8))
   t.match(err, { message: 'still down' })

@@ -7,7 +7,7 @@ import { readTransaction } from '../../../services/shared/transactions.ts'
 import { signToken } from '../../../services/shared/tokens.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
-import { allWithStatus, jobHash, loyaltyOf, produce, secret, transactionEvent, waitFor, workerConfig, writeRecord } from './fixtures.ts'
+import { allWithStatus, jobHash, loyaltyOf, produce, secret, transactionEvent, waitFor, workerConfig, writeQueuedRecord } from './fixtures.ts'
 
 // kue keeps one queue per process: while a worker runs, createQueue returns the worker's own queue,
 // so these tests produce jobs on it and let the worker's stop() close it.
@@ -157,7 +157,7 @@ t.test("when the job's user is not the record's user, then the job fails and nob
   t.teardown(() => worker.stop())
   const queue = await workerQueue(redis.url, logger)
   const event = transactionEvent(11)
-  await writeRecord(redis.client, event)
+  await writeQueuedRecord(redis.client, event)
   const jobId = await enqueueTransaction(queue, { ...event, user_id: 12 })
   const job = await waitFor('the job to fail', async () => {
     const hash = await jobHash(redis.client, jobId)
