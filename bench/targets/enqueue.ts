@@ -1,5 +1,6 @@
-// Puts N transaction jobs on a kue queue as the Transaction API does (record first when --records, then
-// the job with the platform's job policy), 100 at a time. REDIS_URL comes from the environment (never
+// Puts N transaction jobs on a kue queue, 100 at a time: with --records as the Transaction API does (the
+// record and its job in one script, on the platform's queue prefix), else with kue's own save (for kue's
+// no-op consumer, on --prefix). REDIS_URL comes from the environment (never
 // argv: it holds the password). Writes the created transaction ids, one a line, to --ids-file.
 // Usage: enqueue.ts --prefix q --n 20000 [--records] [--user-base 1000000] [--ids-file path]
 import { randomUUID } from 'node:crypto'
@@ -8,7 +9,7 @@ import { parseArgs } from 'node:util'
 import kue from 'kue'
 import { enqueueTransaction } from '../../services/shared/queue.ts'
 import { Redis } from 'ioredis'
-import { insertTransaction } from '../../services/transaction-api/transaction-store.ts'
+import { createTransactionAndJob } from '../../services/transaction-api/transaction-store.ts'
 
 const { values } = parseArgs({
   options: {
@@ -31,9 +32,10 @@ async function worker(): Promise<void> {
     const i = next++
     const at = new Date().toISOString()
     const record = { id: randomUUID(), user_id: userBase + (i % 100), amount: 100 + i, currency: 'GBP', status: 'queued' as const, created_at: at, updated_at: at }
-    if (values.records) await insertTransaction(redis, record)
+    const event = { transaction_id: record.id, user_id: record.user_id, amount: record.amount, currency: 'GBP', created_at: at }
+    if (values.records) await createTransactionAndJob(redis, record, event)
+    else await enqueueTransaction(queue, event)
     ids.push(record.id)
-    await enqueueTransaction(queue, { transaction_id: record.id, user_id: record.user_id, amount: record.amount, currency: 'GBP', created_at: at })
   }
 }
 await Promise.all(Array.from({ length: 100 }, worker))

@@ -2,17 +2,14 @@ import type { Express } from 'express'
 import { healthRoute, redisCheck } from '../shared/health.ts'
 import { createHttpApp, requireBody } from '../shared/http.ts'
 import type { Logger } from '../shared/logger.ts'
-import type { Queue } from '../shared/queue.ts'
 import type { Redis } from '../shared/redis.ts'
 import { createTransaction } from './create-transaction.ts'
 import { getOwnTransaction } from './get-transaction.ts'
-import { queueCheck } from './queue-health.ts'
 import { authenticateBearer, readCreateRequest } from './request-validation.ts'
 import { acceptedView } from './transaction-views.ts'
 
 export interface AppDeps {
   redis: Redis
-  queue: Queue
   logger: Logger
   jwtSecret: string
   idempotencyTtlSeconds: number
@@ -20,8 +17,8 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Express {
   return createHttpApp(deps.logger, (app) => {
-    // Healthy only when both connections work: the API's own (records) and kue's (jobs).
-    app.get('/health', healthRoute({ redis: redisCheck(deps.redis), queue: queueCheck(deps.queue) }))
+    // One connection writes both records and jobs.
+    app.get('/health', healthRoute({ redis: redisCheck(deps.redis) }))
 
     // 202, not the original's 200: the transaction is stored and queued, its loyalty is awarded later.
     app.post('/transactions', requireBody, async (req, res) => {
@@ -30,7 +27,7 @@ export function createApp(deps: AppDeps): Express {
         deps.jwtSecret,
       )
       const { record, replayed } = await createTransaction(
-        { redis: deps.redis, queue: deps.queue, logger: req.log, idempotencyTtlSeconds: deps.idempotencyTtlSeconds },
+        { redis: deps.redis, logger: req.log, idempotencyTtlSeconds: deps.idempotencyTtlSeconds },
         { userId: request.user.user_id, amount: request.amount, currency: request.currency, idempotencyKey: request.idempotencyKey },
       )
       res.status(202).location(`/transactions/${record.id}`)

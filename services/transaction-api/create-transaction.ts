@@ -1,26 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { HttpError, unavailable, unprocessable, withTimeout } from '../shared/errors.ts'
+import { HttpError, unprocessable } from '../shared/errors.ts'
 import type { Logger } from '../shared/logger.ts'
-import { enqueueTransaction, type Queue } from '../shared/queue.ts'
 import type { Redis } from '../shared/redis.ts'
 import type { TransactionEvent } from '../shared/transaction-event.ts'
 import type { TransactionRecord } from '../shared/transactions.ts'
 import { decideRetry, reusedKeyMessage } from './idempotency.ts'
-import {
-  claimForEnqueue,
-  findTransaction,
-  forgetIdempotencyKey,
-  type IdempotencyKeyRef,
-  insertTransaction,
-  markNotEnqueued,
-  REDIS_TIMEOUT_MS,
-  setJobId,
-} from './transaction-store.ts'
+import { createTransactionAndJob, enqueueExisting, findTransaction, forgetIdempotencyKey, type IdempotencyKeyRef } from './transaction-store.ts'
 
 export interface CreateTransactionDeps {
   redis: Redis
-  queue: Queue
   logger: Logger
   idempotencyTtlSeconds: number
   now?: () => Date
@@ -47,12 +36,10 @@ const stillInFlight = (): HttpError =>
   new HttpError(409, 'A request with this Idempotency-Key is still in progress, retry shortly', { 'Retry-After': '1' })
 
 /**
- * Stores a transaction and queues it for the Loyalty Worker; resolves only once both are in Redis:
- *   1. the record `transaction:<id>` (status 'queued') and the idempotency key, if any, in one atomic step;
- *   2. the kue job with the event;
- *   3. the job id on the record, sent but not awaited (bookkeeping: the job is already safe, so a failure
- *      here is only logged).
- * With an Idempotency-Key that is already taken, nothing new is written: see retryOf.
+ * Stores a transaction and queues it for the Loyalty Worker: the record `transaction:<id>` (status
+ * 'queued', with its job id), the kue job with the event and the idempotency key, if any, in one atomic
+ * step (one Redis round trip). With an Idempotency-Key that is already taken, nothing new is written:
+ * see retryOf.
  */
 export async function createTransaction(deps: CreateTransactionDeps, input: NewTransaction): Promise<CreatedTransaction> {
   const now = deps.now ?? (() => new Date())
@@ -66,27 +53,25 @@ export async function createTransaction(deps: CreateTransactionDeps, input: NewT
     created_at: at,
     updated_at: at,
   }
-  if (input.idempotencyKey === undefined) {
-    await insertTransaction(deps.redis, record)
-    return { record: await enqueue(deps, record, now), replayed: false }
-  }
-  const ref: IdempotencyKeyRef = { userId: input.userId, key: input.idempotencyKey, ttlSeconds: deps.idempotencyTtlSeconds }
+  const ref: IdempotencyKeyRef | undefined =
+    input.idempotencyKey === undefined ? undefined : { userId: input.userId, key: input.idempotencyKey, ttlSeconds: deps.idempotencyTtlSeconds }
   const deadline = Date.now() + IN_FLIGHT_WAIT_MS
   // Two rounds at most: the second only after a key whose record had vanished was forgotten.
   for (let round = 0; round < 2; round += 1) {
-    const owner = await insertTransaction(deps.redis, record, ref)
-    if (owner === record.id) return { record: await enqueue(deps, record, now), replayed: false }
-    const outcome = await retryOf(deps, owner, input, ref, deadline, now)
-    if (outcome !== undefined) return outcome
+    const outcome = await createTransactionAndJob(deps.redis, record, eventOf(record), ref)
+    if ('jobId' in outcome) return { record: { ...record, job_id: outcome.jobId }, replayed: false }
+    const retried = await retryOf(deps, outcome.owner, input, ref!, deadline, now)
+    if (retried !== undefined) return retried
   }
   throw stillInFlight()
 }
 
 /**
- * Answers a request whose Idempotency-Key already names transaction `id`: replays it, refuses a different
- * body, waits for a first attempt still in flight, or (when the first attempt could not enqueue its job
- * and answered 503) enqueues that same transaction now. Undefined when the record is gone: the key is
- * then forgotten so that the caller can create the transaction afresh.
+ * Answers a request whose Idempotency-Key already names transaction `id`: replays it, or refuses a
+ * different body. A record without a job can only come from an earlier version, which wrote the record and
+ * the job in two steps: it waits for such a first attempt still in flight, or (when that attempt could not
+ * enqueue its job and answered 503) enqueues the same transaction now. Undefined when the record is gone:
+ * the key is then forgotten so that the caller can create the transaction afresh.
  */
 async function retryOf(
   deps: CreateTransactionDeps,
@@ -107,12 +92,13 @@ async function retryOf(
     if (decision.action === 'mismatch') throw unprocessable(reusedKeyMessage)
     if (decision.action === 'replay') return { record: existing, replayed: true }
     if (decision.action === 'enqueue-again') {
-      const at = now().toISOString()
-      // Of concurrent retries only one wins the claim; the others look again (and wait for the winner).
-      if (await claimForEnqueue(deps.redis, id, decision.staleUpdatedAt, at)) {
-        deps.logger.info('enqueueing a transaction again on retry', { transaction_id: id })
+      const at = now()
+      // Of concurrent retries only one wins; the others look again (and find it queued: a replay).
+      const jobId = await enqueueExisting(deps.redis, existing, eventOf(existing), decision.staleUpdatedAt, at)
+      if (jobId !== undefined) {
+        deps.logger.info('enqueueing a transaction again on retry', { transaction_id: id, job_id: jobId })
         const { error: _error, ...rest } = existing
-        return { record: await enqueue(deps, { ...rest, status: 'queued', updated_at: at }, now), replayed: false }
+        return { record: { ...rest, status: 'queued', updated_at: at.toISOString(), job_id: jobId }, replayed: false }
       }
     }
     if (Date.now() >= deadline) throw stillInFlight()
@@ -127,37 +113,3 @@ const eventOf = (record: TransactionRecord): TransactionEvent => ({
   currency: record.currency,
   created_at: record.created_at,
 })
-
-/**
- * Steps 2 and 3. When the job cannot be enqueued the client gets a 503 and the record must not stay behind
- * looking 'queued' (nothing would ever process it). It is marked 'failed' with error "not enqueued"
- * rather than deleted: its id stays in the logs and in the idempotency key, so a retry with the same key
- * enqueues this same transaction (not a second one), and if the enqueue only timed out but kue did save
- * the job, the worker still meets one transaction id, not two. Marking is best effort (Redis is likely
- * down too): a record left 'queued' without a job id is recognised as an orphan by ORPHAN_AFTER_MS.
- */
-async function enqueue(deps: CreateTransactionDeps, record: TransactionRecord, now: () => Date): Promise<TransactionRecord> {
-  let jobId: string
-  try {
-    jobId = await withTimeout(enqueueTransaction(deps.queue, eventOf(record)), REDIS_TIMEOUT_MS, 'enqueue transaction')
-  } catch (err) {
-    deps.logger.warn('transaction not enqueued', { transaction_id: record.id, err: errorMessage(err) })
-    try {
-      await markNotEnqueued(deps.redis, record.id, now().toISOString())
-    } catch (markErr) {
-      deps.logger.warn('could not mark the transaction as not enqueued', { transaction_id: record.id, err: errorMessage(markErr) })
-    }
-    throw unavailable()
-  }
-  // Not awaited: the job is already safe, and waiting for this reply would add a Redis round trip to
-  // every request. Later reads of the record go through the same connection, so they see it.
-  setJobId(deps.redis, record.id, jobId).catch((err: unknown) => {
-    deps.logger.warn('job id not recorded on the transaction', { transaction_id: record.id, job_id: jobId, err: errorMessage(err) })
-  })
-  return { ...record, job_id: jobId }
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof HttpError && typeof err.cause === 'string') return err.cause
-  return err instanceof Error ? err.message : String(err)
-}

@@ -1,60 +1,69 @@
-// The Transaction API's writes to Redis. Each is one atomic step (a MULTI-like Lua script: Redis runs
-// it without interleaving any other client's command) and each is bounded by a timeout so that a hung
-// Redis turns into a 503, never a hung request.
+// The Transaction API's writes to Redis. Each is one atomic step (a Lua script) and each is bounded by a
+// timeout so that a hung Redis turns into a 503, never a hung request.
 import { withTimeout } from '../shared/errors.ts'
 import { keys } from '../shared/keys.ts'
 import type { Redis } from '../shared/redis.ts'
+import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../shared/queue.ts'
+import type { TransactionEvent } from '../shared/transaction-event.ts'
 import { readTransaction, type TransactionRecord, toHash } from '../shared/transactions.ts'
 
 /** A single Redis call may take this long before the request gives up with a 503. */
 export const REDIS_TIMEOUT_MS = 800
 
-/** The error recorded on a transaction whose job could not be put on the queue. */
+/**
+ * The error earlier versions recorded on a transaction whose job could not be put on the queue (they wrote
+ * the record and the job in two steps). A retry with its key still enqueues it: see enqueueExisting.
+ */
 export const NOT_ENQUEUED = 'not enqueued'
 
-// Why a script and not WATCH/MULTI: WATCH state belongs to a connection, and the API shares one ioredis
+// Why scripts and not WATCH/MULTI: WATCH state belongs to a connection, and the API shares one ioredis
 // connection between all its requests, so one request's WATCH (or its EXEC clearing every WATCH) would
-// guard or spoil another's. The script has SET NX semantics and is as atomic as MULTI: the record and its
-// idempotency key are written together or not at all, and of two concurrent requests with one key only
-// the first writes; the second gets the first one's transaction id.
+// guard or spoil another's. A script is as atomic as MULTI: Redis runs it without interleaving any other
+// client's command, and a full Redis refuses it before its first write.
+
+// A new transaction: its idempotency key (SET NX semantics: of two concurrent requests with one key only
+// the first writes; the second gets the first one's transaction id), its kue job and its record, all or
+// nothing. So a record always has its job, and a job always finds its record.
 //   KEYS[1] transaction:<id>   KEYS[2] idempotency:<user>:<key> (optional)
-//   ARGV[1] id   ARGV[2] idempotency TTL in seconds   ARGV[3..] the record's hash fields and values
-const insertScript = `
+//   ARGV[1] id   ARGV[2] idempotency TTL in seconds   ARGV[3] queue prefix   ARGV[4] job type
+//   ARGV[5] job priority   ARGV[6] n: how many of the next arguments are the record's fields and values;
+//   then the job's fields and values.
+//   → {1, job id} when written, {0, the id that owns the key} when the key was taken
+const createScript = `${saveInactiveJobLua}
 if #KEYS == 2 then
   if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
-    return redis.call('GET', KEYS[2])
+    return {0, redis.call('GET', KEYS[2])}
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-return ARGV[1]
+local n = tonumber(ARGV[6])
+local record, job = {}, {}
+for i = 7, 6 + n do record[#record + 1] = ARGV[i] end
+for i = 7 + n, #ARGV do job[#job + 1] = ARGV[i] end
+local job_id = save_inactive_job(ARGV[3], ARGV[4], ARGV[5], job)
+record[#record + 1] = 'job_id'
+record[#record + 1] = tostring(job_id)
+redis.call('HSET', KEYS[1], unpack(record))
+return {1, tostring(job_id)}
 `
 
-// A record still 'queued' and without a job id is one whose job never made it to the queue: fail it.
-//   ARGV[1] error   ARGV[2] updated_at
-const markNotEnqueuedScript = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'job_id')
-if h[1] == 'queued' and not h[2] then
-  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'updated_at', ARGV[2])
-  return 1
-end
-return 0
-`
-
-// Takes a record back to 'queued' so that its job can be enqueued again, if it is (a) failed as not
+// Gives a job to a record that has none, and takes it back to 'queued', if it is (a) failed as not
 // enqueued, or (b) a stale 'queued' record without a job id whose updated_at is still the one the caller
-// saw (an empty ARGV[2] disables (b)). Only one of several concurrent callers wins: the winner's write
-// changes what the others compare against.
+// saw (an empty ARGV[2] disables (b)). Only records written by earlier versions can be either. Of several
+// concurrent callers only one wins: the winner's write changes what the others compare against.
 //   ARGV[1] NOT_ENQUEUED   ARGV[2] the stale updated_at, or ''   ARGV[3] the new updated_at
-const claimScript = `
+//   ARGV[4] queue prefix   ARGV[5] job type   ARGV[6] job priority   then the job's fields and values
+//   → the new job id, or 0 when the record was not (or no longer) one to enqueue
+const enqueueExistingScript = `${saveInactiveJobLua}
 local h = redis.call('HMGET', KEYS[1], 'status', 'error', 'job_id', 'updated_at')
 local notEnqueued = h[1] == 'failed' and h[2] == ARGV[1]
 local stale = ARGV[2] ~= '' and h[1] == 'queued' and not h[3] and h[4] == ARGV[2]
-if notEnqueued or stale then
-  redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[3])
-  redis.call('HDEL', KEYS[1], 'error')
-  return 1
-end
-return 0
+if not (notEnqueued or stale) then return 0 end
+local job = {}
+for i = 7, #ARGV do job[#job + 1] = ARGV[i] end
+local job_id = save_inactive_job(ARGV[4], ARGV[5], ARGV[6], job)
+redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[3], 'job_id', job_id)
+redis.call('HDEL', KEYS[1], 'error')
+return job_id
 `
 
 // Forgets an idempotency key only while it still names `id` (a key whose record is gone).
@@ -69,41 +78,51 @@ export interface IdempotencyKeyRef {
   ttlSeconds: number
 }
 
+export type CreateOutcome =
+  /** Written: the record, its job (this id) and the key, if any. */
+  | { jobId: string }
+  /** Nothing written: the key already names this transaction. */
+  | { owner: string }
+
+const jobArgs = (event: TransactionEvent, nowMs: number): string[] => [
+  keys.queuePrefix,
+  TRANSACTION_JOB,
+  String(TRANSACTION_JOB_PRIORITY),
+  ...transactionJobFields(event, nowMs),
+]
+
 /**
- * Writes a new record and (if given) its idempotency key in one step. Returns the id of the transaction
- * that now owns the key: `record.id` when this call wrote it, another id when the key was already taken.
+ * Writes a new transaction: its record (with the job id), its kue job and (if given) its idempotency key,
+ * in one atomic step; or nothing, when the key is already taken.
  */
-export async function insertTransaction(redis: Redis, record: TransactionRecord, idempotency?: IdempotencyKeyRef): Promise<string> {
+export async function createTransactionAndJob(redis: Redis, record: TransactionRecord, event: TransactionEvent, idempotency?: IdempotencyKeyRef): Promise<CreateOutcome> {
   const redisKeys = [keys.transaction(record.id)]
   if (idempotency !== undefined) redisKeys.push(keys.idempotency(idempotency.userId, idempotency.key))
   const fields = Object.entries(toHash(record)).flat()
-  const ttl = String(idempotency?.ttlSeconds ?? 0)
-  const owner = await withTimeout(redis.eval(insertScript, redisKeys.length, ...redisKeys, record.id, ttl, ...fields), REDIS_TIMEOUT_MS, 'insert transaction')
-  return String(owner)
+  const [queuePrefix, jobType, priority, ...jobFields] = jobArgs(event, Date.parse(record.created_at))
+  const reply = (await withTimeout(
+    redis.eval(createScript, redisKeys.length, ...redisKeys, record.id, String(idempotency?.ttlSeconds ?? 0), queuePrefix!, jobType!, priority!, String(fields.length), ...fields, ...jobFields),
+    REDIS_TIMEOUT_MS,
+    'create transaction',
+  )) as [number, string]
+  return reply[0] === 1 ? { jobId: String(reply[1]) } : { owner: String(reply[1]) }
 }
 
 export async function findTransaction(redis: Redis, id: string): Promise<TransactionRecord | undefined> {
   return withTimeout(readTransaction(redis, id), REDIS_TIMEOUT_MS, 'read transaction')
 }
 
-export async function setJobId(redis: Redis, id: string, jobId: string): Promise<void> {
-  await withTimeout(redis.hset(keys.transaction(id), 'job_id', jobId), REDIS_TIMEOUT_MS, 'set job id')
-}
-
-/** Fails a record whose job could not be enqueued; false when it had moved on (or was not there). */
-export async function markNotEnqueued(redis: Redis, id: string, now: string): Promise<boolean> {
-  const changed = await withTimeout(redis.eval(markNotEnqueuedScript, 1, keys.transaction(id), NOT_ENQUEUED, now), REDIS_TIMEOUT_MS, 'mark not enqueued')
-  return changed === 1
-}
-
-/** Takes a record back to 'queued' to enqueue it again; true for the one caller that won it. */
-export async function claimForEnqueue(redis: Redis, id: string, staleUpdatedAt: string | undefined, now: string): Promise<boolean> {
-  const claimed = await withTimeout(
-    redis.eval(claimScript, 1, keys.transaction(id), NOT_ENQUEUED, staleUpdatedAt ?? '', now),
+/**
+ * Enqueues a record that has no job (see enqueueExistingScript): the new job id for the one caller that
+ * won it, undefined for the others.
+ */
+export async function enqueueExisting(redis: Redis, record: TransactionRecord, event: TransactionEvent, staleUpdatedAt: string | undefined, now: Date): Promise<string | undefined> {
+  const jobId = await withTimeout(
+    redis.eval(enqueueExistingScript, 1, keys.transaction(record.id), NOT_ENQUEUED, staleUpdatedAt ?? '', now.toISOString(), ...jobArgs(event, now.getTime())),
     REDIS_TIMEOUT_MS,
-    'claim transaction',
+    'enqueue transaction',
   )
-  return claimed === 1
+  return jobId === 0 ? undefined : String(jobId)
 }
 
 export async function forgetIdempotencyKey(redis: Redis, ref: Omit<IdempotencyKeyRef, 'ttlSeconds'>, id: string): Promise<void> {

@@ -1,148 +1,186 @@
-// The domain function against a real Redis, with a queue that cannot reach its Redis: what happens to a
-// transaction whose job cannot be enqueued, and to its retries.
+// The domain function against a real Redis: a transaction's record, kue job and idempotency key are
+// written in one script; the job is the one kue's own save makes, and kue's worker takes it. Retries of
+// records an earlier version left without a job still enqueue them, once.
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { HttpError } from '../../../services/shared/errors.ts'
-import { closeQueue, createQueue, type Queue, queueCounts, queueReady } from '../../../services/shared/queue.ts'
+import { HttpError, isDependencyUnavailable } from '../../../services/shared/errors.ts'
+import { closeQueue, createQueue, enqueueTransaction, type Job, type Queue, queueCounts, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
 import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
-import { readTransaction } from '../../../services/shared/transactions.ts'
+import { readTransaction, toHash, type TransactionRecord } from '../../../services/shared/transactions.ts'
 import { createTransaction, type CreateTransactionDeps } from '../../../services/transaction-api/create-transaction.ts'
 import { ORPHAN_AFTER_MS } from '../../../services/transaction-api/idempotency.ts'
-import { insertTransaction, NOT_ENQUEUED } from '../../../services/transaction-api/transaction-store.ts'
+import { NOT_ENQUEUED } from '../../../services/transaction-api/transaction-store.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
-import { freePort } from '../../helpers/ports.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
-const redis = createRedis(server.url, { name: 'test' })
+const redis = createRedis(server.url, { name: 'test', autoPipelining: true })
 await connectRedis(redis)
 t.teardown(() => closeRedis(redis))
 const log = memoryLogger()
 
 // kue keeps one queue per process: each test closes the one it made.
-async function withQueue<T>(url: string, use: (queue: Queue) => Promise<T>): Promise<T> {
-  const queue = createQueue(url, log.logger)
+async function withQueue<T>(use: (queue: Queue) => Promise<T>): Promise<T> {
+  const queue = createQueue(server.url, log.logger)
   try {
+    await queueReady(queue, 5000)
     return await use(queue)
   } finally {
     await closeQueue(queue, 500)
   }
 }
-const deadRedisUrl = async (): Promise<string> => `redis://127.0.0.1:${await freePort()}/0`
-const deps = (queue: Queue, now?: () => Date): CreateTransactionDeps => ({ redis, queue, logger: log.logger, idempotencyTtlSeconds: 60, ...(now ? { now } : {}) })
+const deps = (now?: () => Date): CreateTransactionDeps => ({ redis, logger: log.logger, idempotencyTtlSeconds: 60, ...(now ? { now } : {}) })
 async function rejectsWith(t: Test, promise: Promise<unknown>, status: number): Promise<void> {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   )
-  t.ok(err instanceof HttpError && err.status === status, `rejected with ${status}`)
+  t.ok(err instanceof HttpError && err.status === status, `rejected with ${status}`, { err })
 }
 const idFor = async (key: string): Promise<string> => (await server.client.get(`idempotency:1:${key}`)) ?? ''
 
-t.test('when the job cannot be enqueued, then 503 fast and the record is failed, not left looking queued', async (t) => {
+/** A record as earlier versions could leave it: written, but its job never saved. */
+async function legacyRecord(key: string, fields: Partial<TransactionRecord>): Promise<string> {
+  const at = new Date().toISOString()
+  const record: TransactionRecord = { id: randomUUID(), user_id: 1, amount: 5, currency: 'GBP', status: 'queued', created_at: at, updated_at: at, ...fields }
+  await server.client.hset(`transaction:${record.id}`, toHash(record))
+  await server.client.set(`idempotency:1:${key}`, record.id, 'EX', 60)
+  return record.id
+}
+
+t.test('when a transaction is created, then its record, its job and its key are written together', async (t) => {
   const key = randomUUID()
-  const started = Date.now()
-  await withQueue(await deadRedisUrl(), (queue) =>
-    rejectsWith(t, createTransaction(deps(queue), { userId: 1, amount: 2000, currency: 'GBP', idempotencyKey: key }), 503),
-  )
-  t.ok(Date.now() - started < 1000, 'within a second')
-  const record = await readTransaction(redis, await idFor(key))
-  t.match(record, { status: 'failed', error: NOT_ENQUEUED, amount: 2000 })
-  t.equal(record?.job_id, undefined)
+  const result = await createTransaction(deps(), { userId: 1, amount: 2000, currency: 'GBP', idempotencyKey: key })
+  t.equal(result.replayed, false)
+  t.equal(await idFor(key), result.record.id, 'the key names it')
+  const record = await readTransaction(redis, result.record.id)
+  t.match(record, { status: 'queued', amount: 2000, currency: 'GBP', user_id: 1, job_id: result.record.job_id })
+  const job = await server.client.hgetall(`q:job:${result.record.job_id}`)
+  t.match(JSON.parse(job.data ?? '{}'), { transaction_id: result.record.id, user_id: 1, amount: 2000, currency: 'GBP' }, 'the job carries the event')
+  t.equal(job.state, 'inactive')
 })
 
-t.test('when a request without a key cannot be enqueued, then its record is failed too', async (t) => {
-  const before = new Set(await server.client.keys('transaction:*'))
-  await withQueue(await deadRedisUrl(), (queue) =>
-    rejectsWith(t, createTransaction(deps(queue), { userId: 1, amount: 42, currency: 'EUR' }), 503),
-  )
-  const added = (await server.client.keys('transaction:*')).filter((k) => !before.has(k))
-  t.equal(added.length, 1)
-  t.match(await server.client.hgetall(added[0]!), { status: 'failed', error: NOT_ENQUEUED })
+t.test('when the script writes a job, then it is the job kue\'s own save writes, and kue\'s worker takes it', async (t) => {
+  await withQueue(async (queue) => {
+    const tokensBefore = await server.client.llen(`q:${TRANSACTION_JOB}:jobs`)
+    const ours = await createTransaction(deps(), { userId: 7, amount: 1234, currency: 'EUR' })
+    const event = { transaction_id: randomUUID(), user_id: 7, amount: 1234, currency: 'EUR', created_at: ours.record.created_at }
+    const kuesId = await enqueueTransaction(queue, event)
+    const [ourJob, kuesJob] = await Promise.all([server.client.hgetall(`q:job:${ours.record.job_id}`), server.client.hgetall(`q:job:${kuesId}`)])
+    const comparable = (job: Record<string, string>) => {
+      const { created_at: _c, promote_at: _p, updated_at: _u, data, ...rest } = job
+      const { transaction_id: _t, ...eventRest } = JSON.parse(data ?? '{}') as Record<string, unknown>
+      return { ...rest, data: eventRest }
+    }
+    t.same(comparable(ourJob), comparable(kuesJob), 'the same hash fields and values (but for times and the transaction id)')
+    for (const [name, value] of Object.entries(ourJob)) if (/_at$/.test(name)) t.match(value, /^\d{13}$/, `${name} in ms, as kue writes it`)
+    const zid = (id: string) => `${String(id.length).padStart(2, '0')}|${id}`
+    for (const set of ['q:jobs', 'q:jobs:inactive', `q:jobs:${TRANSACTION_JOB}:inactive`]) {
+      t.same(
+        [await server.client.zscore(set, zid(ours.record.job_id!)), await server.client.zscore(set, zid(kuesId))],
+        ['0', '0'],
+        `both in ${set}, same score`,
+      )
+    }
+    t.ok(await server.client.sismember('q:job:types', TRANSACTION_JOB), 'the type is known')
+    t.equal(await server.client.llen(`q:${TRANSACTION_JOB}:jobs`), tokensBefore + 2, 'a BLPOP token for each')
+
+    // Earlier tests' jobs are waiting too: take everything until both of these came by.
+    const wanted = [ours.record.job_id!, kuesId]
+    const taken: string[] = []
+    await new Promise<void>((resolve) => {
+      queue.process(TRANSACTION_JOB, 2, (job: Job, done: () => void) => {
+        taken.push(String(job.id))
+        done()
+        if (wanted.every((id) => taken.includes(id))) resolve()
+      })
+    })
+    t.pass(`kue's worker took both (${taken.length} jobs taken)`)
+  })
 })
 
-t.test('when a request that could not be enqueued is retried with its key, then the same transaction is enqueued', async (t) => {
-  const key = randomUUID()
-  const input = { userId: 1, amount: 900, currency: 'GBP', idempotencyKey: key }
-  await withQueue(await deadRedisUrl(), (queue) => rejectsWith(t, createTransaction(deps(queue), input), 503))
-  const id = await idFor(key)
+t.test('when Redis refuses the write (full), then the call fails as Redis unavailable and nothing is written', async (t) => {
+  const before = (await server.client.keys('*')).sort()
+  const used = Number(/^used_memory:(\d+)/m.exec(await server.client.info('memory'))?.[1])
+  await server.client.config('SET', 'maxmemory', String(Math.floor(used / 2)))
+  t.teardown(() => server.client.config('SET', 'maxmemory', '0'))
+  const err = await createTransaction(deps(), { userId: 1, amount: 3, currency: 'GBP', idempotencyKey: randomUUID() }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.ok(isDependencyUnavailable(err), 'Redis unavailable (a 503)', { err })
+  t.same((await server.client.keys('*')).sort(), before, 'no record, no job, no key')
+})
 
-  await withQueue(server.url, async (queue) => {
-    await queueReady(queue, 5000)
+t.test('when a record an earlier version failed as not enqueued is retried with its key, then that same transaction is enqueued once', async (t) => {
+  const key = randomUUID()
+  const id = await legacyRecord(key, { amount: 900, status: 'failed', error: NOT_ENQUEUED })
+  await withQueue(async (queue) => {
     const before = await queueCounts(queue)
-    const retry = await createTransaction(deps(queue), input)
+    const retry = await createTransaction(deps(), { userId: 1, amount: 900, currency: 'GBP', idempotencyKey: key })
     t.equal(retry.replayed, false, 'not a replay: the work is done now')
     t.equal(retry.record.id, id, 'the same transaction')
     const record = await readTransaction(redis, id)
-    t.match(record, { status: 'queued', amount: 900 })
+    t.match(record, { status: 'queued', amount: 900, job_id: /^\d+$/ })
     t.equal(record?.error, undefined, 'the error is cleared')
-    t.match(record?.job_id, /^\d+$/)
     t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'one job')
     const job = await server.client.hgetall(`q:job:${String(record?.job_id)}`)
     t.equal(JSON.parse(job.data ?? '{}').transaction_id, id)
 
-    const again = await createTransaction(deps(queue), input)
+    const again = await createTransaction(deps(), { userId: 1, amount: 900, currency: 'GBP', idempotencyKey: key })
     t.equal(again.replayed, true, 'the next retry is a replay')
     t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'still one job')
   })
 })
 
-t.test('when retries of a failed enqueue race, then only one enqueues it', async (t) => {
+t.test('when retries of such a record race, then only one enqueues it', async (t) => {
   const key = randomUUID()
-  const input = { userId: 1, amount: 901, currency: 'GBP', idempotencyKey: key }
-  await withQueue(await deadRedisUrl(), (queue) => rejectsWith(t, createTransaction(deps(queue), input), 503))
-  await withQueue(server.url, async (queue) => {
-    await queueReady(queue, 5000)
+  await legacyRecord(key, { amount: 901, status: 'failed', error: NOT_ENQUEUED })
+  await withQueue(async (queue) => {
     const before = await queueCounts(queue)
-    const results = await Promise.all(Array.from({ length: 5 }, () => createTransaction(deps(queue), input)))
+    const results = await Promise.all(Array.from({ length: 5 }, () => createTransaction(deps(), { userId: 1, amount: 901, currency: 'GBP', idempotencyKey: key })))
     t.equal(results.filter((r) => !r.replayed).length, 1, 'one enqueued, four replays')
     t.equal(new Set(results.map((r) => r.record.id)).size, 1)
     t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'one job')
   })
 })
 
-t.test('when a record was left queued without a job (Redis died before it could be failed), then', async (t) => {
-  const orphan = async (key: string, ageMs: number): Promise<string> => {
-    const at = new Date(Date.now() - ageMs).toISOString()
-    const record = { id: randomUUID(), user_id: 1, amount: 5, currency: 'GBP', status: 'queued' as const, created_at: at, updated_at: at }
-    await insertTransaction(redis, record, { userId: 1, key, ttlSeconds: 60 })
-    return record.id
-  }
+t.test('when an earlier version left a record queued without a job, then', async (t) => {
   await t.test('once it is older than ORPHAN_AFTER_MS, a retry with its key enqueues it', async (t) => {
     const key = randomUUID()
-    const id = await orphan(key, ORPHAN_AFTER_MS + 1000)
-    await withQueue(server.url, async (queue) => {
-      await queueReady(queue, 5000)
-      const result = await createTransaction(deps(queue), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key })
-      t.equal(result.record.id, id)
-      t.equal(result.replayed, false)
-      t.match(await readTransaction(redis, id), { status: 'queued', job_id: /^\d+$/ })
-    })
+    const at = new Date(Date.now() - ORPHAN_AFTER_MS - 1000).toISOString()
+    const id = await legacyRecord(key, { created_at: at, updated_at: at })
+    const result = await createTransaction(deps(), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key })
+    t.equal(result.record.id, id)
+    t.equal(result.replayed, false)
+    t.match(await readTransaction(redis, id), { status: 'queued', job_id: /^\d+$/ })
   })
-  await t.test('while it is younger, a retry waits for the first request, then answers 409 to retry later', async (t) => {
+  await t.test('while it is younger (its request may still be in flight), a retry waits for it, then answers 409 to retry later', async (t) => {
     const key = randomUUID()
-    const id = await orphan(key, 0)
-    await withQueue(server.url, async (queue) => {
-      await queueReady(queue, 5000)
-      const started = Date.now()
-      await rejectsWith(t, createTransaction(deps(queue), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key }), 409)
-      const waited = Date.now() - started
-      t.ok(waited >= 1900 && waited < 3000, `waited about 2 s (${waited} ms)`)
-      t.match(await readTransaction(redis, id), { status: 'queued' })
-      t.equal((await readTransaction(redis, id))?.job_id, undefined, 'nothing enqueued')
-    })
+    const id = await legacyRecord(key, {})
+    const started = Date.now()
+    await rejectsWith(t, createTransaction(deps(), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key }), 409)
+    const waited = Date.now() - started
+    t.ok(waited >= 1900 && waited < 3000, `waited about 2 s (${waited} ms)`)
+    t.match(await readTransaction(redis, id), { status: 'queued' })
+    t.equal((await readTransaction(redis, id))?.job_id, undefined, 'nothing enqueued')
   })
+})
+
+t.test('when a key is reused with another amount, then 422 and nothing new is written', async (t) => {
+  const key = randomUUID()
+  const first = await createTransaction(deps(), { userId: 1, amount: 10, currency: 'GBP', idempotencyKey: key })
+  await rejectsWith(t, createTransaction(deps(), { userId: 1, amount: 11, currency: 'GBP', idempotencyKey: key }), 422)
+  t.equal(await idFor(key), first.record.id)
 })
 
 t.test('when a key names a transaction that is gone, then the key is forgotten and a new transaction made', async (t) => {
   const key = randomUUID()
   await server.client.set(`idempotency:1:${key}`, randomUUID())
-  await withQueue(server.url, async (queue) => {
-    await queueReady(queue, 5000)
-    const result = await createTransaction(deps(queue), { userId: 1, amount: 6, currency: 'GBP', idempotencyKey: key })
-    t.equal(result.replayed, false)
-    t.equal(await idFor(key), result.record.id)
-    t.match(await readTransaction(redis, result.record.id), { status: 'queued', job_id: /^\d+$/ })
-  })
+  const result = await createTransaction(deps(), { userId: 1, amount: 6, currency: 'GBP', idempotencyKey: key })
+  t.equal(result.replayed, false)
+  t.equal(await idFor(key), result.record.id)
+  t.match(await readTransaction(redis, result.record.id), { status: 'queued', job_id: /^\d+$/ })
+  t.ok(log.entries().some((e) => e.msg === 'idempotency key names a missing transaction, forgetting it'))
 })

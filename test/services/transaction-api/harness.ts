@@ -1,9 +1,8 @@
 // Starts a real Redis and the Transaction API on 127.0.0.1 for one test file (kue allows one queue per
 // process, so one API per file), with helpers to call it.
 import { Buffer } from 'node:buffer'
-import kue from 'kue'
 import jwt from 'jsonwebtoken'
-import type { Queue } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Queue, queueReady } from '../../../services/shared/queue.ts'
 import { signToken } from '../../../services/shared/tokens.ts'
 import type { TransactionApiConfig } from '../../../services/transaction-api/config.ts'
 import { start } from '../../../services/transaction-api/index.ts'
@@ -52,7 +51,7 @@ export interface Api {
   url: string
   redis: RedisServer
   log: ReturnType<typeof memoryLogger>
-  /** The running API's kue queue (the per-process singleton). */
+  /** A kue queue on the API's Redis, to count and read the jobs it wrote (kue allows one per process). */
   queue: Queue
   stop(): Promise<void>
 }
@@ -77,11 +76,14 @@ export async function startApi(t: Teardown, overrides: Partial<TransactionApiCon
     stopped = true
     await api.stop()
   }
+  const queue = createQueue(redis.url, log.logger)
+  await queueReady(queue, 5000)
   t.teardown(async () => {
     await stop()
+    await closeQueue(queue, 500)
     await redis.stop()
   })
-  return { url: `http://127.0.0.1:${api.port}`, redis, log, queue: kue.createQueue(), stop }
+  return { url: `http://127.0.0.1:${api.port}`, redis, log, queue, stop }
 }
 
 export interface PostOptions {
