@@ -1,4 +1,5 @@
-import t from 'tap'
+import type { Redis } from 'ioredis'
+import t, { type Test } from 'tap'
 import { start } from '../../../services/loyalty-worker/index.ts'
 import { keys } from '../../../services/shared/keys.ts'
 import type { Logger } from '../../../services/shared/logger.ts'
@@ -16,6 +17,24 @@ async function workerQueue(url: string, logger: Logger): Promise<Queue> {
   await queueReady(queue, 5000)
   return queue
 }
+
+/** A real Redis, the worker on it with the default test config, and its queue; both stopped at teardown. */
+async function startWorker(t: Test) {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const { logger, entries } = memoryLogger()
+  const worker = await start(workerConfig(redis.url), logger)
+  t.teardown(() => worker.stop())
+  const queue = await workerQueue(redis.url, logger)
+  return { redis, entries, queue }
+}
+
+/** The hash of job `jobId` once kue has failed it. */
+const failedJob = (client: Redis, jobId: string): Promise<Record<string, string>> =>
+  waitFor('the job to fail', async () => {
+    const hash = await jobHash(client, jobId)
+    return hash.state === 'failed' ? hash : undefined
+  })
 
 t.test('when jobs are waiting before the worker starts, then it awards them all and /me shows the result', async (t) => {
   const redis = await startRedis()
@@ -49,12 +68,7 @@ t.test('when jobs are waiting before the worker starts, then it awards them all 
 })
 
 t.test('when a job is replayed for a completed transaction, then no extra stamp is awarded', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const { logger, entries } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
-  t.teardown(() => worker.stop())
-  const queue = await workerQueue(redis.url, logger)
+  const { redis, entries, queue } = await startWorker(t)
 
   const event = transactionEvent(7)
   await produce(redis.client, queue, event)
@@ -91,19 +105,11 @@ t.test('when a job fails once, then it is retried with its transaction id and at
 })
 
 t.test('when job data is invalid, then the job fails at once with a clear error and its record is marked failed', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const { logger, entries } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
-  t.teardown(() => worker.stop())
-  const queue = await workerQueue(redis.url, logger)
+  const { redis, entries, queue } = await startWorker(t)
 
   const event = transactionEvent(9, { currency: 'gbp', amount: -5 })
   const jobId = await produce(redis.client, queue, event)
-  const job = await waitFor('the job to fail', async () => {
-    const hash = await jobHash(redis.client, jobId)
-    return hash.state === 'failed' ? hash : undefined
-  })
+  const job = await failedJob(redis.client, jobId)
   t.match(job.error, /invalid job data: .*\/amount must be >= 1/)
   const record = await readTransaction(redis.client, event.transaction_id)
   t.equal(record?.status, 'failed')
@@ -114,55 +120,31 @@ t.test('when job data is invalid, then the job fails at once with a clear error 
 })
 
 t.test('when job data has no usable transaction id, then the job fails and nothing is written', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const { logger } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
-  t.teardown(() => worker.stop())
-  const queue = await workerQueue(redis.url, logger)
+  const { redis, queue } = await startWorker(t)
   const before = await redis.client.dbsize()
   const jobId = await enqueueTransaction(queue, { user_id: 1 } as never)
-  const job = await waitFor('the job to fail', async () => {
-    const hash = await jobHash(redis.client, jobId)
-    return hash.state === 'failed' ? hash : undefined
-  })
+  const job = await failedJob(redis.client, jobId)
   t.match(job.error, /invalid job data: data must have required property 'transaction_id'/)
   t.equal((await redis.client.keys('transaction:*')).length, 0)
   t.ok((await redis.client.dbsize()) >= before)
 })
 
 t.test('when the transaction record is missing, then the job fails with "transaction record not found"', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const { logger } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
-  t.teardown(() => worker.stop())
-  const queue = await workerQueue(redis.url, logger)
+  const { redis, queue } = await startWorker(t)
   const event = transactionEvent(10)
   const jobId = await enqueueTransaction(queue, event)
-  const job = await waitFor('the job to fail', async () => {
-    const hash = await jobHash(redis.client, jobId)
-    return hash.state === 'failed' ? hash : undefined
-  })
+  const job = await failedJob(redis.client, jobId)
   t.match(job.error, /transaction record not found/)
   t.equal(await redis.client.exists(keys.transaction(event.transaction_id)), 0, 'no record is invented')
   t.same(await loyaltyOf(redis.client, 10), { stamps: 0, transactions: 0, vouchers: 0 })
 })
 
 t.test("when the job's user is not the record's user, then the job fails and nobody is awarded", async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const { logger } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
-  t.teardown(() => worker.stop())
-  const queue = await workerQueue(redis.url, logger)
+  const { redis, queue } = await startWorker(t)
   const event = transactionEvent(11)
   await writeQueuedRecord(redis.client, event)
   const jobId = await enqueueTransaction(queue, { ...event, user_id: 12 })
-  const job = await waitFor('the job to fail', async () => {
-    const hash = await jobHash(redis.client, jobId)
-    return hash.state === 'failed' ? hash : undefined
-  })
+  const job = await failedJob(redis.client, jobId)
   t.match(job.error, /does not match/)
   t.equal((await readTransaction(redis.client, event.transaction_id))?.status, 'failed')
   t.same(await loyaltyOf(redis.client, 11), { stamps: 0, transactions: 0, vouchers: 0 })
