@@ -154,7 +154,7 @@ const createTransaction = (operationId: string, extra: Record<string, unknown> =
     '403': error('The user may not transact', 'User cannot transact'),
     '409': error('A request with this Idempotency-Key is still in progress: retry shortly', 'A request with this Idempotency-Key is still in progress, retry shortly', retryAfter),
     '422': {
-      description: 'A field is blank or invalid, or the Idempotency-Key was used for another request',
+      description: 'A field is blank, invalid or unknown, or the Idempotency-Key was used for another request',
       headers: requestIdHeader,
       content: json(ref('Error'), {
         tokenBlank: { value: { error: 'Token is blank' } },
@@ -163,6 +163,7 @@ const createTransaction = (operationId: string, extra: Record<string, unknown> =
         currency: { value: { error: 'Invalid currency code' } },
         amount: { value: { error: 'Amount must be a positive integer in minor units (2000 = 20.00)' } },
         idempotencyKey: { value: { error: 'Idempotency-Key must be 1 to 255 printable ASCII characters' } },
+        unknownField: { value: { error: 'Unknown field: "user_id"' } },
         reused: { value: { error: 'Idempotency-Key reused with a different request' } },
       }),
     },
@@ -222,12 +223,13 @@ export const openApiDocument = {
           ...bodyErrors,
           '401': error('Unknown user or wrong password (the same answer for both)', 'Invalid username or password', { 'WWW-Authenticate': { schema: { type: 'string' } } }),
           '422': {
-            description: 'A field is blank or not a string',
+            description: 'A field is blank, not a string, or unknown',
             headers: requestIdHeader,
             content: json(ref('Error'), {
               usernameBlank: { value: { error: 'Username is blank' } },
               passwordBlank: { value: { error: 'Password is blank' } },
               notString: { value: { error: 'Username must be a string' } },
+              unknownField: { value: { error: 'Unknown field: "grant_type"' } },
             }),
           },
           '429': error('More than 10 requests/s from this address (nginx)', 'Too many requests, slow down', retryAfter),
