@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import kue from 'kue'
-import { enqueueTransaction } from '../../services/shared/queue.ts'
+import { enqueueTransaction } from '../../test/helpers/kue-save.ts'
 import { Redis } from 'ioredis'
 import { createTransactionAndJob } from '../../services/transaction-api/transaction-store.ts'
 

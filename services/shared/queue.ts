@@ -2,8 +2,7 @@ import { createRequire } from 'node:module'
 import kue from 'kue'
 import { keys } from './keys.ts'
 import type { Logger } from './logger.ts'
-import type { TransactionEvent } from './transaction-event.ts'
-import { TRANSACTION_JOB, transactionJobPolicy } from './transaction-job.ts'
+import { TRANSACTION_JOB } from './transaction-job.ts'
 
 export type Queue = kue.Queue
 export type Job = kue.Job
@@ -125,23 +124,6 @@ export function queueReady(queue: Queue, timeoutMs: number): Promise<void> {
       reject(new Error(`queue: Redis not ready after ${timeoutMs} ms`))
     }, timeoutMs)
     client.once('ready', onReady)
-  })
-}
-
-/** Saves a transaction job; resolves with kue's job id once Redis has it. */
-export function enqueueTransaction(queue: Queue, event: TransactionEvent): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const job = queue
-      .create(TRANSACTION_JOB, event)
-      .attempts(transactionJobPolicy.attempts)
-      .backoff({ delay: transactionJobPolicy.backoffMs, type: 'exponential' })
-      .ttl(transactionJobPolicy.ttlMs)
-      // The transaction record keeps the outcome; completed jobs would only grow Redis without bound.
-      .removeOnComplete(true)
-    job.save((err?: Error) => {
-      if (err) reject(err)
-      else resolve(String(job.id))
-    })
   })
 }
 

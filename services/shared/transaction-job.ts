@@ -43,7 +43,8 @@ export const TRANSACTION_JOB_PRIORITY = 0
 
 /**
  * The hash of a new transaction job as kue's save writes it (values as strings), with the platform's job
- * policy: the same job as enqueueTransaction makes, as flat name/value pairs for saveInactiveJobLua.
+ * policy: the same job as kue's own save makes (test/helpers/kue-save.ts), as flat name/value pairs for
+ * saveInactiveJobLua.
  */
 export function transactionJobFields(event: TransactionEvent, nowMs: number): string[] {
   const now = String(nowMs)

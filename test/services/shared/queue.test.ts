@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { closeQueue, createQueue, enqueueTransaction, queueCounts, queueReady } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, queueCounts, queueReady } from '../../../services/shared/queue.ts'
+import { enqueueTransaction } from '../../helpers/kue-save.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 

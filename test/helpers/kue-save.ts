@@ -1,0 +1,23 @@
+// A transaction job saved by kue's own Job#save with the platform's job policy: how tests and the
+// benchmark produce jobs the kue way (the Transaction API writes the same job with its own script,
+// services/shared/transaction-job.ts; create-transaction.test.ts compares the two).
+import type { Queue } from '../../services/shared/queue.ts'
+import type { TransactionEvent } from '../../services/shared/transaction-event.ts'
+import { TRANSACTION_JOB, transactionJobPolicy } from '../../services/shared/transaction-job.ts'
+
+/** Saves a transaction job; resolves with kue's job id once Redis has it. */
+export function enqueueTransaction(queue: Queue, event: TransactionEvent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const job = queue
+      .create(TRANSACTION_JOB, event)
+      .attempts(transactionJobPolicy.attempts)
+      .backoff({ delay: transactionJobPolicy.backoffMs, type: 'exponential' })
+      .ttl(transactionJobPolicy.ttlMs)
+      // The transaction record keeps the outcome; completed jobs would only grow Redis without bound.
+      .removeOnComplete(true)
+    job.save((err?: Error) => {
+      if (err) reject(err)
+      else resolve(String(job.id))
+    })
+  })
+}
