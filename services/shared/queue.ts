@@ -12,6 +12,31 @@ export { TRANSACTION_JOB, transactionJobPolicy } from './transaction-job.ts'
 // kue drives Redis through its own node_redis 2.x client; load exactly the copy kue depends on.
 const kueRequire = createRequire(createRequire(import.meta.url).resolve('kue'))
 const nodeRedis = kueRequire('redis') as { createClient(options: Record<string, unknown>): unknown }
+// kue's pub/sub of job events (its q:events channel), which its Job and Worker call through this object.
+const kueEvents = kueRequire('./lib/queue/events') as { emit: (id: unknown, event: string, ...args: unknown[]) => void }
+
+/**
+ * The only events kue needs across processes: the TTL handshake. The process that finds a job active for
+ * longer than its TTL publishes 'ttl exceeded'; the worker holding the job fails it, takes its next job
+ * and answers 'ttl exceeded ack' (without the answer kue fails the job itself a second later, but the
+ * worker stays stuck on it).
+ */
+const CROSS_PROCESS_EVENTS = new Set(['ttl exceeded', 'ttl exceeded ack'])
+
+/**
+ * kue publishes every job's start and completion on q:events whatever `jobEvents` says, and every process
+ * with a queue (each Loyalty Worker instance, the dashboard) is subscribed and parses every message: two
+ * per job, for every job any of them runs, so each added instance added work to all the others. Nothing
+ * on the platform listens to those events (the dashboard reads job states from Redis), so only the TTL
+ * handshake is published. Once per process, like kue's own event module.
+ */
+function publishOnlyCrossProcessEvents(): void {
+  const publish = kueEvents.emit
+  if (publish.name === 'publishCrossProcessEvent') return
+  kueEvents.emit = function publishCrossProcessEvent(id, event, ...args) {
+    if (CROSS_PROCESS_EVENTS.has(event)) publish(id, event, ...args)
+  }
+}
 
 /**
  * kue's shutdown removes every listener from the queue and its pub/sub client and only then closes its
@@ -82,6 +107,7 @@ export interface QueueOptions {
  */
 export function createQueue(redisUrl: string, logger: Logger, queueOptions: QueueOptions = {}): Queue {
   const options = redisOptions(redisUrl, queueOptions.offlineQueue ?? false)
+  publishOnlyCrossProcessEvents()
   const queue = kue.createQueue({
     prefix: keys.queuePrefix,
     // Per-job pub/sub events cost a PUBLISH per state change and nothing here listens to them.

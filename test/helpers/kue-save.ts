@@ -5,14 +5,14 @@ import type { Queue } from '../../services/shared/queue.ts'
 import type { TransactionEvent } from '../../services/shared/transaction-event.ts'
 import { TRANSACTION_JOB, transactionJobPolicy } from '../../services/shared/transaction-job.ts'
 
-/** Saves a transaction job; resolves with kue's job id once Redis has it. */
-export function enqueueTransaction(queue: Queue, event: TransactionEvent): Promise<string> {
+/** Saves a transaction job; resolves with kue's job id once Redis has it. `ttlMs`: another job TTL. */
+export function enqueueTransaction(queue: Queue, event: TransactionEvent, options: { ttlMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const job = queue
       .create(TRANSACTION_JOB, event)
       .attempts(transactionJobPolicy.attempts)
       .backoff({ delay: transactionJobPolicy.backoffMs, type: 'exponential' })
-      .ttl(transactionJobPolicy.ttlMs)
+      .ttl(options.ttlMs ?? transactionJobPolicy.ttlMs)
       // The transaction record keeps the outcome; completed jobs would only grow Redis without bound.
       .removeOnComplete(true)
     job.save((err?: Error) => {

@@ -27,9 +27,9 @@ export function workerConfig(redisUrl: string, overrides: Partial<LoyaltyWorkerC
 }
 
 /** Produces a job the way the Transaction API does: the record first, then the job. */
-export async function produce(client: Redis, queue: Queue, event: TransactionEvent): Promise<string> {
+export async function produce(client: Redis, queue: Queue, event: TransactionEvent, job: { ttlMs?: number } = {}): Promise<string> {
   await writeQueuedRecord(client, event)
-  const jobId = await enqueueTransaction(queue, event)
+  const jobId = await enqueueTransaction(queue, event, job)
   await client.hset(keys.transaction(event.transaction_id), 'job_id', jobId)
   return jobId
 }

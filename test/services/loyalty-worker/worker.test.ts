@@ -179,6 +179,54 @@ t.test('when many transactions with duplicates are enqueued while the worker run
   }
 })
 
+t.test("when the worker runs jobs, then it publishes none of their start and completion events on kue's channel", async (t) => {
+  const { redis, queue } = await startWorker(t)
+  // Every process with a kue queue subscribes to this channel and parses every message on it.
+  const subscriber = redis.client.duplicate({ enableOfflineQueue: true })
+  t.teardown(() => subscriber.quit())
+  const messages: string[] = []
+  subscriber.on('message', (_channel: string, message: string) => messages.push(message))
+  await subscriber.subscribe(`${keys.queuePrefix}:events`)
+
+  const events = Array.from({ length: 3 }, () => transactionEvent(30))
+  for (const event of events) await produce(redis.client, queue, event)
+  await allWithStatus(redis.client, events.map((e) => e.transaction_id), 'completed')
+  // A message published before the records completed would have arrived by the time a PING returns.
+  await subscriber.ping()
+  t.same(messages, [])
+})
+
+t.test('when a job outlives its TTL, then its worker fails that attempt and takes the next job', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const { logger } = memoryLogger()
+  let releaseFirst = (): void => {}
+  const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve))
+  t.teardown(() => releaseFirst())
+  let calls = 0
+  // One job at a time, and the first run of the first job hangs: only kue's TTL handshake (the process
+  // that sees the TTL pass publishes it, the worker holding the job fails it and answers) frees the slot.
+  const worker = await start(workerConfig(redis.url, { LOYALTY_CONCURRENCY: 1 }), logger, {
+    beforeAward: async () => {
+      if (++calls === 1) await firstHeld
+    },
+  })
+  t.teardown(() => worker.stop())
+  const queue = await workerQueue(redis.url, logger)
+  const stuck = transactionEvent(31)
+  await produce(redis.client, queue, stuck, { ttlMs: 300 })
+  await waitFor('the first job to start', async () => calls === 1)
+  const next = transactionEvent(32)
+  await produce(redis.client, queue, next)
+
+  await allWithStatus(redis.client, [next.transaction_id, stuck.transaction_id], 'completed', 10_000)
+  t.equal(calls, 3, 'the stuck run, the next job, the stuck job retried')
+  releaseFirst()
+  // The stuck run, released, finds its transaction awarded and awards nothing more.
+  await waitFor('the released run to finish', async () => (await queueCounts(queue)).active === 0)
+  t.same(await loyaltyOf(redis.client, 31), { stamps: 1, transactions: 1, vouchers: 0 })
+})
+
 t.test('/me', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
