@@ -1,5 +1,5 @@
 // Scenario 4: how fast the Loyalty Worker drains a backlog, with 1, 2 and 4 instances, against kue's own
-// ceiling (a consumer that completes jobs without doing anything) with 1 and 2 processes, same Redis.
+// ceiling (a consumer that completes jobs without doing anything) with as many processes, same Redis.
 // Each drain: the consumers are stopped, N jobs are queued (the worker's with their transaction records),
 // the consumers start, and jobs/s is counted from the moment all of them are up until the queue is empty.
 import { performance } from 'node:perf_hooks'
@@ -21,8 +21,22 @@ async function enqueue(ctx: Context, prefix: string, n: number, records: boolean
   await target.stop()
 }
 
-/** Polls until the queue is empty; jobs/s from `from` (time, jobs left then) to empty. */
-async function drainRate(redis: Redis, prefix: string, from: { at: number; left: number }, maxMs: number): Promise<number> {
+/** CPU seconds the Redis server has used so far (user + system, all its threads). */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu')
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN)
+  return field('used_cpu_user') + field('used_cpu_sys')
+}
+
+interface Drain {
+  /** jobs/s */
+  rate: number
+  /** Redis CPU milliseconds per job over the drain: whether more consumers make each job cost Redis more. */
+  redisCpuMsPerJob: number
+}
+
+/** Polls until the queue is empty; jobs/s and Redis CPU per job from `from` (time, jobs left, Redis CPU then). */
+async function drainRate(redis: Redis, prefix: string, from: { at: number; left: number; cpu: number }, maxMs: number): Promise<Drain> {
   const deadline = Date.now() + maxMs
   let left = from.left
   while (left > 0) {
@@ -30,69 +44,81 @@ async function drainRate(redis: Redis, prefix: string, from: { at: number; left:
     await sleep(20)
     left = await queueRemaining(redis, prefix)
   }
-  return from.left / ((performance.now() - from.at) / 1000)
+  const seconds = (performance.now() - from.at) / 1000
+  return { rate: from.left / seconds, redisCpuMsPerJob: ((await redisCpuSeconds(redis)) - from.cpu) * 1000 / from.left }
 }
 
-async function noopDrain(ctx: Context, processes: number, n: number, concurrency: number): Promise<number> {
+/** The drain's start: now, the jobs left and Redis's CPU time. */
+async function mark(redis: Redis, prefix: string): Promise<{ at: number; left: number; cpu: number }> {
+  const [left, cpu] = await Promise.all([queueRemaining(redis, prefix), redisCpuSeconds(redis)])
+  return { at: performance.now(), left, cpu }
+}
+
+async function noopDrain(ctx: Context, processes: number, n: number, concurrency: number): Promise<Drain> {
   await deletePrefix(ctx.redis, BENCH_PREFIX)
   await enqueue(ctx, BENCH_PREFIX, n, false)
   const consumers = await Promise.all(
     Array.from({ length: processes }, () => startTarget('kue-noop.ts', ['--prefix', BENCH_PREFIX, '--concurrency', String(concurrency)], { REDIS_URL: ctx.redisUrl })),
   )
   try {
-    const from = { at: performance.now(), left: await queueRemaining(ctx.redis, BENCH_PREFIX) }
-    return await drainRate(ctx.redis, BENCH_PREFIX, from, 300_000)
+    return await drainRate(ctx.redis, BENCH_PREFIX, await mark(ctx.redis, BENCH_PREFIX), 300_000)
   } finally {
     await Promise.all(consumers.map((c) => c.stop()))
     await deletePrefix(ctx.redis, BENCH_PREFIX)
   }
 }
 
-async function loyaltyDrain(ctx: Context, count: number, n: number): Promise<{ rate: number; failed: number }> {
+async function loyaltyDrain(ctx: Context, count: number, n: number): Promise<Drain & { failed: number }> {
   await scale('loyalty', count)
   await pm2('stop', 'loyalty')
   const failedBefore = await failedJobs(ctx.redis)
   await enqueue(ctx, 'q', n, true)
   // PM2 starts every instance and returns once each has said 'ready' (wait_ready): the rate is counted
   // from then, unless most of the jobs were done by then (small N): then from the start command.
-  const command = { at: performance.now(), left: await queueRemaining(ctx.redis) }
+  const command = await mark(ctx.redis, 'q')
   await pm2('start', 'loyalty')
-  const ready = { at: performance.now(), left: await queueRemaining(ctx.redis) }
+  const ready = await mark(ctx.redis, 'q')
   const from = ready.left >= n / 4 ? ready : command
   if (from === command) ctx.notes.push(`scenario 4: ${count} instance(s) drained ${n - ready.left} of ${n} jobs while starting; rate counted from the start command`)
-  const rate = await drainRate(ctx.redis, 'q', from, 600_000)
-  return { rate, failed: (await failedJobs(ctx.redis)) - failedBefore }
+  const drain = await drainRate(ctx.redis, 'q', from, 600_000)
+  return { ...drain, failed: (await failedJobs(ctx.redis)) - failedBefore }
 }
 
 export async function drainScenario(ctx: Context): Promise<void> {
   const { runs, drainJobs: n, loyaltyInstances } = ctx.settings
   const concurrency = Number(ctx.platformEnv.LOYALTY_CONCURRENCY ?? 10) || 10
   const original = await instances('loyalty')
-  const noop: Record<number, number[]> = { 1: [], 2: [] }
-  const loyalty: Record<number, number[]> = {}
+  // kue's ceiling for every instance count measured, so each count has a same-run ratio.
+  const noopCounts = [...new Set([1, 2, ...loyaltyInstances])].sort((a, b) => a - b)
+  const noop: Record<number, Drain[]> = Object.fromEntries(noopCounts.map((c) => [c, []]))
+  const loyalty: Record<number, Drain[]> = {}
   let failed = 0
   try {
     for (let run = 0; run < runs; run += 1) {
-      for (const processes of [1, 2]) noop[processes]!.push(await noopDrain(ctx, processes, n, concurrency))
+      for (const processes of noopCounts) noop[processes]!.push(await noopDrain(ctx, processes, n, concurrency))
       for (const count of loyaltyInstances) {
-        const result = await loyaltyDrain(ctx, count, n)
-        ;(loyalty[count] ??= []).push(result.rate)
-        failed += result.failed
+        const { failed: failedNow, ...drain } = await loyaltyDrain(ctx, count, n)
+        ;(loyalty[count] ??= []).push(drain)
+        failed += failedNow
       }
       await deleteBenchData(ctx.redis)
-      ctx.log(`  run ${run + 1}/${runs}: kue no-op 1 ${noop[1]!.at(-1)!.toFixed(0)}, 2 ${noop[2]!.at(-1)!.toFixed(0)}; ` +
-        loyaltyInstances.map((c) => `loyalty×${c} ${loyalty[c]!.at(-1)!.toFixed(0)}`).join(', ') + ' jobs/s')
+      ctx.log(`  run ${run + 1}/${runs}: ` + noopCounts.map((c) => `kue no-op×${c} ${noop[c]!.at(-1)!.rate.toFixed(0)}`).join(', ') + '; ' +
+        loyaltyInstances.map((c) => `loyalty×${c} ${loyalty[c]!.at(-1)!.rate.toFixed(0)}`).join(', ') + ' jobs/s')
     }
   } finally {
     await pm2('start', 'loyalty').catch(() => {})
     await scale('loyalty', original)
   }
-  const noopFigures: Record<number, Figure> = { 1: figure(noop[1]!), 2: figure(noop[2]!) }
-  addRow(ctx, { scenario: '4 loyalty drain', measure: `kue no-op consumer, 1 process (concurrency ${concurrency}, N=${n})`, unit: 'jobs/s', value: noopFigures[1]! })
-  addRow(ctx, { scenario: '4 loyalty drain', measure: 'kue no-op consumer, 2 processes', unit: 'jobs/s', value: noopFigures[2]! })
+  const rates = (drains: Drain[]): Figure => figure(drains.map((d) => d.rate))
+  const redisCpu = (drains: Drain[]): Figure => figure(drains.map((d) => d.redisCpuMsPerJob))
+  for (const processes of noopCounts) {
+    const measure = processes === 1 ? `kue no-op consumer, 1 process (concurrency ${concurrency}, N=${n})` : `kue no-op consumer, ${processes} processes`
+    addRow(ctx, { scenario: '4 loyalty drain', measure, unit: 'jobs/s', value: rates(noop[processes]!) })
+    addRow(ctx, { scenario: '4 loyalty drain', measure: `Redis CPU per job, kue no-op × ${processes}`, unit: 'ms', value: redisCpu(noop[processes]!) })
+  }
   let previous: Figure | undefined
   for (const count of loyaltyInstances) {
-    const value = figure(loyalty[count]!)
+    const value = rates(loyalty[count]!)
     const notSlower = previous === undefined ? undefined : value.median >= previous.median * 0.95
     addRow(ctx, {
       scenario: '4 loyalty drain',
@@ -101,10 +127,11 @@ export async function drainScenario(ctx: Context): Promise<void> {
       value,
       ...(notSlower === undefined ? {} : { target: 'not slower than fewer', met: notSlower }),
     })
+    addRow(ctx, { scenario: '4 loyalty drain', measure: `Redis CPU per job, Loyalty Worker × ${count}`, unit: 'ms', value: redisCpu(loyalty[count]!) })
     previous = value
-    const base = noop[Math.min(count, 2)]
-    if (base !== undefined && (count === 1 || count === 2)) {
-      const r = ratio(value, figure(base))
+    const base = noop[count]
+    if (base !== undefined) {
+      const r = ratio(value, rates(base))
       addRow(ctx, {
         scenario: '4 loyalty drain',
         measure: `Loyalty Worker × ${count} ÷ kue no-op × ${count} (same run)`,
