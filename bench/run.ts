@@ -92,7 +92,8 @@ async function main(): Promise<void> {
       routerConfig(port, { auth: `127.0.0.1:${ports.auth}`, transactions: `127.0.0.1:${ports.transactions}`, loyalty: `127.0.0.1:${ports.loyalty}` }),
     )
     nginxes.push(platformRouter)
-    const ctx: Context = { settings, log, rows: [], notes: [], platformEnv, redisUrl, redis, ports, platformRouter, baselineRouter }
+    const baselinePids = { node: node.child.pid!, express: express.child.pid! }
+    const ctx: Context = { settings, log, rows: [], notes: [], platformEnv, redisUrl, redis, ports, platformRouter, baselineRouter, baselinePids }
     const steps: [string, string, () => Promise<void>][] = [
       ['memory', '6 memory, idle', () => memoryScenario(ctx, 'idle')],
       ['redis', '1 Redis ceiling (redis-benchmark)', () => redisScenario(ctx)],

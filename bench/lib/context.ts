@@ -47,6 +47,8 @@ export interface Context {
   platformRouter: NginxServer
   /** The same router config in front of the baselines: transactions → express echo, loyalty and auth → node:http. */
   baselineRouter: NginxServer
+  /** The baseline processes, for their CPU time. */
+  baselinePids: { node: number; express: number }
 }
 
 export function addRow(ctx: Context, row: Row): void {

@@ -5,8 +5,9 @@
 import { signToken } from '../../services/shared/tokens.ts'
 import { BENCH_USER_BASE, deleteBenchData, waitDrained } from '../lib/cleanup.ts'
 import { addRow, type Context } from '../lib/context.ts'
+import { cpuPer } from '../lib/cpu.ts'
 import { load, type LoadResult } from '../lib/load.ts'
-import { pm2, waitOnline, instances } from '../lib/platform.ts'
+import { pm2, pm2List, waitOnline, instances } from '../lib/platform.ts'
 import { figure, ratio } from '../lib/stats.ts'
 
 const body = JSON.stringify({ amount: 2000, currency: 'GBP' })
@@ -21,6 +22,11 @@ export function benchToken(ctx: Context, offset: number): string {
 export async function httpScenario(ctx: Context): Promise<void> {
   const { connections, durationSeconds, runs } = ctx.settings
   const samples: Record<string, LoadResult[]> = { node: [], express: [], tx: [], tx80: [] }
+  // CPU µs per request: of the whole machine, of the process serving, and of Redis.
+  const cpu: Record<'express' | 'tx', Record<string, number>[]> = { express: [], tx: [] }
+  const redisPid = Number(/^process_id:(\d+)/m.exec(await ctx.redis.info('server'))?.[1])
+  const apiPid = (await pm2List()).find((p) => p.name === 'transactions' && p.status === 'online')?.pid
+  if (apiPid === undefined) throw new Error('the Transaction API is not online in PM2')
   const loyalty = await instances('loyalty')
   // The API alone is compared with the echo app: the workers would otherwise take CPU from it while they
   // process what it queues. They are stopped meanwhile and drain the backlog afterwards.
@@ -29,9 +35,14 @@ export async function httpScenario(ctx: Context): Promise<void> {
     for (let run = 0; run < runs; run += 1) {
       const json = { 'Content-Type': 'application/json' }
       samples.node!.push(await load({ url: `${ctx.baselineRouter.url}/loyalty/echo`, headers: json, body, connections, durationSeconds }))
-      samples.express!.push(await load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }))
+      const served = (r: LoadResult): number => r.total
+      const echo = await cpuPer({ service: ctx.baselinePids.express, redis: redisPid }, () => load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }), served)
+      samples.express!.push(echo.result)
+      cpu.express.push(echo.cpuUs)
       const auth = { ...json, Authorization: `Bearer ${benchToken(ctx, 1)}` }
-      samples.tx!.push(await load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }))
+      const tx = await cpuPer({ service: apiPid, redis: redisPid }, () => load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }), served)
+      samples.tx!.push(tx.result)
+      cpu.tx.push(tx.cpuUs)
       const auth80 = { ...json, Authorization: `Bearer ${benchToken(ctx, 1)}` }
       samples.tx80!.push(await load({ url: `http://127.0.0.1:${ctx.ports.nginx}/transactions`, headers: auth80, body, connections, durationSeconds }))
       ctx.log(`  run ${run + 1}/${runs}: node ${samples.node!.at(-1)!.okRps.toFixed(0)}, express ${samples.express!.at(-1)!.okRps.toFixed(0)}, ` +
@@ -59,6 +70,14 @@ export async function httpScenario(ctx: Context): Promise<void> {
   addRow(ctx, { scenario: '3 POST /transactions', measure: 'p99', unit: 'ms', value: txP99, target: '< 15', met: txP99.median < 15 })
   addRow(ctx, { scenario: '3 POST /transactions', measure: '÷ express echo (same run)', unit: 'ratio', value: vsExpress, target: '≥ 0.65', met: vsExpress.median >= 0.65 })
   addRow(ctx, { scenario: '3 POST /transactions', measure: '÷ node:http (same run)', unit: 'ratio', value: ratio(tx, rps('node')) })
+  // Where the CPU of a request goes, the echo's and the API's, through the same bench nginx: with the
+  // machine's cores saturated, requests/s is at most cores ÷ CPU per request.
+  const cpuOf = (k: 'express' | 'tx', part: string) => figure(cpu[k].map((c) => c[part]!))
+  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, whole machine: express echo', unit: 'µs', value: cpuOf('express', 'machine') })
+  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which the echo process', unit: 'µs', value: cpuOf('express', 'service') })
+  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, whole machine: POST /transactions', unit: 'µs', value: cpuOf('tx', 'machine') })
+  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which the Transaction API', unit: 'µs', value: cpuOf('tx', 'service') })
+  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which Redis', unit: 'µs', value: cpuOf('tx', 'redis') })
   const tx80 = rps('tx80')
   addRow(ctx, { scenario: '3 POST /transactions', measure: 'req/s via provisioned nginx :80', unit: 'req/s', value: tx80, target: '≥ 5600 (10× Python)', met: tx80.median >= 5600, note: `${bad('tx80')} non-2xx/errors` })
   addRow(ctx, { scenario: '3 POST /transactions', measure: 'p99 via :80', unit: 'ms', value: p99('tx80'), target: '< 15', met: p99('tx80').median < 15 })
