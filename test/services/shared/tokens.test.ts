@@ -33,6 +33,30 @@ t.test('when a token is forged, altered or stale, then it is refused with 401', 
   rejects(t, '', 'empty')
 })
 
+t.test('when a verified token comes back after its exp, then it is refused although it was remembered', async (t) => {
+  const token = signToken(alice, secret, 30)
+  const issuedMs = Date.now()
+  t.match(verifyToken(token, secret, issuedMs), { user_id: 1 })
+  t.match(verifyToken(token, secret, issuedMs + 20_000), { user_id: 1 }, 'still valid 20 s later')
+  t.throws(() => verifyToken(token, secret, issuedMs + 31_000), new HttpError(401, 'Invalid or expired token'), '31 s later')
+})
+
+t.test('when a token verified with one secret is checked against another, then it is refused', async (t) => {
+  const token = signToken(alice, secret, 30)
+  t.match(verifyToken(token, secret), { user_id: 1 })
+  t.throws(() => verifyToken(token, 'o'.repeat(40)), new HttpError(401, 'Invalid or expired token'))
+})
+
+t.test('when more tokens are verified than are remembered, then each still verifies and forged ones never do', async (t) => {
+  const tokens = Array.from({ length: 1500 }, (_, i) => signToken({ ...alice, user_id: i + 1 }, secret, 30))
+  const userIds = tokens.map((_, i) => i + 1)
+  t.same(tokens.map((token) => verifyToken(token, secret).user_id), userIds)
+  // Again, from the first (forgotten by now) to the last (remembered).
+  t.same(tokens.map((token) => verifyToken(token, secret).user_id), userIds)
+  const [header, payload] = tokens.at(-1)!.split('.')
+  rejects(t, `${header}.${payload}.${'A'.repeat(43)}`, 'a remembered token with another signature')
+})
+
 t.test('when a token is sent, then the Bearer header wins over the body', async (t) => {
   t.equal(tokenFrom('Bearer abc.def.ghi', 'body'), 'abc.def.ghi')
   t.equal(tokenFrom('bearer   abc ', undefined), 'abc')
