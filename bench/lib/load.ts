@@ -9,6 +9,8 @@ export interface LoadOptions {
   durationSeconds: number
   /** A new body per request (e.g. distinct passwords); overrides body. */
   makeBody?: () => string
+  /** Headers added to each request (e.g. a different token each time); win over headers. */
+  makeHeaders?: () => Record<string, string>
   /** Sees each response body (e.g. to collect the ids of created records). */
   onBody?: (status: number, body: string) => void
 }
@@ -31,10 +33,15 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     method: options.method ?? 'POST',
     headers: options.headers ?? {},
   }
-  if (options.makeBody !== undefined) {
-    const makeBody = options.makeBody
-    request.setupRequest = (req: Record<string, unknown>) => ({ ...req, body: makeBody() })
-  } else if (options.body !== undefined) request.body = options.body
+  const { makeBody, makeHeaders } = options
+  if (makeBody !== undefined || makeHeaders !== undefined) {
+    request.setupRequest = (req: Record<string, unknown>) => ({
+      ...req,
+      ...(makeBody !== undefined ? { body: makeBody() } : {}),
+      ...(makeHeaders !== undefined ? { headers: { ...(req.headers as Record<string, string>), ...makeHeaders() } } : {}),
+    })
+  }
+  if (makeBody === undefined && options.body !== undefined) request.body = options.body
   if (options.onBody !== undefined) {
     const onBody = options.onBody
     request.onResponse = (status: number, body: string) => onBody(status, body)
