@@ -2,10 +2,12 @@
 // the target's measure) and its PSS (/proc/<pid>/smaps_rollup). RSS counts in full the pages of the
 // node binary and its libraries that every process maps and shares (~45 MB of a service's RSS); PSS
 // charges each process its share of those, so it is what one more process costs the machine.
+// "Idle" is measured on freshly started processes (pm2 reload, then a settling pause): a process that
+// served load earlier keeps the memory it grew to, which is the "after load" figure.
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { addRow, type Context } from '../lib/context.ts'
-import { pm2List } from '../lib/platform.ts'
+import { pm2, pm2List } from '../lib/platform.ts'
 import { figure } from '../lib/stats.ts'
 
 /** Proportional set size in MB, or undefined when the process is gone or not readable. */
@@ -20,6 +22,11 @@ export async function memoryScenario(ctx: Context, when: 'idle' | 'after load'):
   const pss: Map<string, number[]> = new Map()
   const add = (map: Map<string, number[]>, key: string, value: number | undefined): void => {
     if (value !== undefined) map.set(key, [...(map.get(key) ?? []), value])
+  }
+  if (when === 'idle') {
+    // wait_ready: the reload returns once every new process has said it is ready.
+    await pm2('reload', 'all')
+    await sleep(ctx.settings.smoke ? 2000 : 20_000)
   }
   for (let i = 0; i < 3; i += 1) {
     for (const p of await pm2List()) {
