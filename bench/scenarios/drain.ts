@@ -4,7 +4,9 @@
 // the consumers start, and jobs/s is counted from the moment all of them are up until the queue is empty.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { availableParallelism } from 'node:os'
 import type { Redis } from 'ioredis'
+import { machineBusyMs } from '../lib/cpu.ts'
 import { BENCH_USER_BASE, deleteBenchData, deletePrefix, failedJobs, queueRemaining } from '../lib/cleanup.ts'
 import { addRow, type Context } from '../lib/context.ts'
 import { instances, pm2, scale } from '../lib/platform.ts'
@@ -33,10 +35,12 @@ interface Drain {
   rate: number
   /** Redis CPU milliseconds per job over the drain: whether more consumers make each job cost Redis more. */
   redisCpuMsPerJob: number
+  /** How busy the machine's cores were over the drain, 0-1: whether there was CPU left for more consumers. */
+  machineBusy: number
 }
 
 /** Polls until the queue is empty; jobs/s and Redis CPU per job from `from` (time, jobs left, Redis CPU then). */
-async function drainRate(redis: Redis, prefix: string, from: { at: number; left: number; cpu: number }, maxMs: number): Promise<Drain> {
+async function drainRate(redis: Redis, prefix: string, from: DrainStart, maxMs: number): Promise<Drain> {
   const deadline = Date.now() + maxMs
   let left = from.left
   while (left > 0) {
@@ -45,13 +49,26 @@ async function drainRate(redis: Redis, prefix: string, from: { at: number; left:
     left = await queueRemaining(redis, prefix)
   }
   const seconds = (performance.now() - from.at) / 1000
-  return { rate: from.left / seconds, redisCpuMsPerJob: ((await redisCpuSeconds(redis)) - from.cpu) * 1000 / from.left }
+  return {
+    rate: from.left / seconds,
+    redisCpuMsPerJob: ((await redisCpuSeconds(redis)) - from.cpu) * 1000 / from.left,
+    machineBusy: (machineBusyMs() - from.machineMs) / (seconds * 1000 * availableParallelism()),
+  }
 }
 
-/** The drain's start: now, the jobs left and Redis's CPU time. */
-async function mark(redis: Redis, prefix: string): Promise<{ at: number; left: number; cpu: number }> {
+interface DrainStart {
+  at: number
+  left: number
+  /** Redis CPU seconds */
+  cpu: number
+  /** machine CPU milliseconds */
+  machineMs: number
+}
+
+/** The drain's start: now, the jobs left, Redis's and the machine's CPU time. */
+async function mark(redis: Redis, prefix: string): Promise<DrainStart> {
   const [left, cpu] = await Promise.all([queueRemaining(redis, prefix), redisCpuSeconds(redis)])
-  return { at: performance.now(), left, cpu }
+  return { at: performance.now(), left, cpu, machineMs: machineBusyMs() }
 }
 
 async function noopDrain(ctx: Context, processes: number, n: number, concurrency: number): Promise<Drain> {
@@ -111,10 +128,12 @@ export async function drainScenario(ctx: Context): Promise<void> {
   }
   const rates = (drains: Drain[]): Figure => figure(drains.map((d) => d.rate))
   const redisCpu = (drains: Drain[]): Figure => figure(drains.map((d) => d.redisCpuMsPerJob))
+  const busy = (drains: Drain[]): Figure => figure(drains.map((d) => d.machineBusy * 100))
   for (const processes of noopCounts) {
     const measure = processes === 1 ? `kue no-op consumer, 1 process (concurrency ${concurrency}, N=${n})` : `kue no-op consumer, ${processes} processes`
     addRow(ctx, { scenario: '4 loyalty drain', measure, unit: 'jobs/s', value: rates(noop[processes]!) })
     addRow(ctx, { scenario: '4 loyalty drain', measure: `Redis CPU per job, kue no-op × ${processes}`, unit: 'ms', value: redisCpu(noop[processes]!) })
+    addRow(ctx, { scenario: '4 loyalty drain', measure: `machine CPU busy, kue no-op × ${processes}`, unit: '%', value: busy(noop[processes]!) })
   }
   let previous: Figure | undefined
   for (const count of loyaltyInstances) {
@@ -128,6 +147,7 @@ export async function drainScenario(ctx: Context): Promise<void> {
       ...(notSlower === undefined ? {} : { target: 'not slower than fewer', met: notSlower }),
     })
     addRow(ctx, { scenario: '4 loyalty drain', measure: `Redis CPU per job, Loyalty Worker × ${count}`, unit: 'ms', value: redisCpu(loyalty[count]!) })
+    addRow(ctx, { scenario: '4 loyalty drain', measure: `machine CPU busy, Loyalty Worker × ${count}`, unit: '%', value: busy(loyalty[count]!) })
     previous = value
     const base = noop[count]
     if (base !== undefined) {
