@@ -1,6 +1,6 @@
 // Scenario 6: memory of each PM2 process, median of three snapshots: its RSS (pm2 jlist monit.memory,
 // the target's measure) and its PSS (/proc/<pid>/smaps_rollup). RSS counts in full the pages of the
-// node binary and its libraries that every process maps and shares (~45 MB of a service's RSS); PSS
+// node binary and its libraries that every process maps and shares (~48 MB of a service's RSS); PSS
 // charges each process its share of those, so it is what one more process costs the machine.
 // "Idle" is measured on freshly started processes (pm2 reload, then a settling pause): a process that
 // served load earlier keeps the memory it grew to, which is the "after load" figure.
