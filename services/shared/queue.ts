@@ -12,6 +12,8 @@ export { TRANSACTION_JOB, transactionJobPolicy } from './transaction-job.ts'
 // kue drives Redis through its own node_redis 2.x client; load exactly the copy kue depends on.
 const kueRequire = createRequire(createRequire(import.meta.url).resolve('kue'))
 const nodeRedis = kueRequire('redis') as { createClient(options: Record<string, unknown>): unknown }
+// kue's shared Redis client, through which it reads jobs (Job.get) and publishes events; made on first use.
+const kueRedis = kueRequire('./lib/redis') as { client(): NodeRedisClient }
 // kue's pub/sub of job events (its q:events channel), which its Job and Worker call through this object.
 const kueEvents = kueRequire('./lib/queue/events') as { emit: (id: unknown, event: string, ...args: unknown[]) => void }
 
@@ -121,6 +123,11 @@ export function createQueue(redisUrl: string, logger: Logger, queueOptions: Queu
       },
     },
   } as unknown as Parameters<typeof kue.createQueue>[0])
+  // kue made its shared client at its first event publish, in practice when the first job was saved or
+  // started. It now publishes almost nothing, so the first read of a popped job would make it, and a
+  // client that is not connected yet fails that read unless offline queueing is on: the job would be
+  // lost. Made here, it connects with the queue's own client, and queueReady waits for both.
+  kueRedis.client()
   dropErrorsAfterShutdown(queue)
   let down = false
   queue.on('error', (err: Error) => {
@@ -136,9 +143,14 @@ interface NodeRedisClient {
   removeListener(event: 'ready', listener: () => void): void
 }
 
-/** Resolves once kue's Redis connection is up, or rejects after `timeoutMs`. */
-export function queueReady(queue: Queue, timeoutMs: number): Promise<void> {
-  const client = (queue as unknown as { client: NodeRedisClient }).client
+/** Resolves once kue's Redis connections are up (the queue's and kue's shared one), or rejects after `timeoutMs`. */
+export async function queueReady(queue: Queue, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  await clientReady((queue as unknown as { client: NodeRedisClient }).client, timeoutMs)
+  await clientReady(kueRedis.client(), Math.max(0, deadline - Date.now()))
+}
+
+function clientReady(client: NodeRedisClient, timeoutMs: number): Promise<void> {
   if (client.ready) return Promise.resolve()
   return new Promise((resolve, reject) => {
     const onReady = (): void => {

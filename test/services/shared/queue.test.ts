@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { closeQueue, createQueue, queueCounts, queueReady } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Job, queueCounts, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
 import { enqueueTransaction } from '../../helpers/kue-save.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
@@ -34,4 +34,21 @@ t.test('when Redis is down, then enqueueing fails fast instead of hanging', asyn
   const started = Date.now()
   await t.rejects(enqueueTransaction(queue, event))
   t.ok(Date.now() - started < 1000, 'rejected within a second')
+})
+
+t.test('when a queue without offline queueing takes a job right after saving it, then the job is processed, not lost', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const queue = createQueue(redis.url, memoryLogger().logger)
+  t.teardown(() => closeQueue(queue, 1000))
+  await queueReady(queue, 5000)
+
+  const event = { transaction_id: randomUUID(), user_id: 1, amount: 5, currency: 'GBP', created_at: new Date().toISOString() }
+  const id = await enqueueTransaction(queue, event)
+  // kue reads the popped job through a client of its own: it must be connected by now.
+  const taken = await new Promise<string>((resolve) => queue.process(TRANSACTION_JOB, 2, (job: Job, done: () => void) => {
+    done()
+    resolve(String(job.id))
+  }))
+  t.equal(taken, id)
 })
