@@ -7,9 +7,9 @@ import { createLoyaltyApp } from './app.ts'
 import { defineLoyaltyCommands } from './award.ts'
 import type { LoyaltyWorkerConfig } from './config.ts'
 import { guardWorkers } from './kue-guards.ts'
-import { sweepOrphanedJobs } from './orphaned-jobs.ts'
+import { defineSweepCommand, sweepOrphanedJobs } from './orphaned-jobs.ts'
 import { transactionJobHandler } from './process-transaction.ts'
-import { watchStuckJobs } from './stuck-jobs.ts'
+import { defineRepairCommand, watchStuckJobs } from './stuck-jobs.ts'
 
 export interface LoyaltyWorkerOptions {
   /** Runs before each award; tests use it to keep jobs in flight. */
@@ -34,7 +34,11 @@ export async function start(
   logger: Logger,
   options: LoyaltyWorkerOptions = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
-  const redis = defineLoyaltyCommands(createRedis(config.REDIS_URL, { name: 'loyalty-worker', logger }))
+  const redis = defineLoyaltyCommands(createRedis(config.REDIS_URL, { name: 'loyalty-worker', logger, autoPipelining: true }))
+  // Every script becomes a command before the client's first command: with auto-pipelining, a command
+  // defined after a pipeline opened in the same tick is missing from it and misaligns its replies
+  // ("results[i] is not iterable", ioredis issue #1931).
+  defineSweepCommand(defineRepairCommand(redis))
   await connectRedis(redis)
   // With the offline queue, kue's commands wait for Redis instead of failing: a failed read between
   // popping a job id and loading the job would lose the job (see shared/queue.ts).

@@ -78,11 +78,16 @@ interface SweepCommand {
   yoyoSweepOrphanedJobs(index: string, prefix: string, type: string, ...seenBefore: string[]): Promise<[string[], string[], string[]]>
 }
 
+/** Adds the sweep script to a client as a command; sweepOrphanedJobs adds it if it is not there yet. */
+export function defineSweepCommand<R extends Redis>(redis: R): R & SweepCommand {
+  if (!('yoyoSweepOrphanedJobs' in redis)) redis.defineCommand('yoyoSweepOrphanedJobs', { numberOfKeys: 1, lua: sweepScript })
+  return redis as R & SweepCommand
+}
+
 /** Sweeps now and every `intervalMs`; returns a function that stops the sweeps. */
 export function sweepOrphanedJobs(redis: Redis, options: { type: string; intervalMs: number; logger: Logger }): () => void {
   const { type, intervalMs, logger } = options
-  redis.defineCommand('yoyoSweepOrphanedJobs', { numberOfKeys: 1, lua: sweepScript })
-  const command = redis as Redis & SweepCommand
+  const command = defineSweepCommand(redis)
   let seenBefore: string[] = []
   let running = false
   const sweep = async (): Promise<void> => {

@@ -27,11 +27,16 @@ interface RepairCommand {
   yoyoRepairStuckJobs(inactive: string, tokens: string): Promise<number>
 }
 
+/** Adds the repair script to a client as a command; watchStuckJobs adds it if it is not there yet. */
+export function defineRepairCommand<R extends Redis>(redis: R): R & RepairCommand {
+  if (!('yoyoRepairStuckJobs' in redis)) redis.defineCommand('yoyoRepairStuckJobs', { numberOfKeys: 2, lua: repairScript })
+  return redis as R & RepairCommand
+}
+
 /** Repairs now and every `intervalMs`; returns a function that stops it. */
 export function watchStuckJobs(redis: Redis, options: { type: string; intervalMs: number; logger: Logger }): () => void {
   const { type, intervalMs, logger } = options
-  redis.defineCommand('yoyoRepairStuckJobs', { numberOfKeys: 2, lua: repairScript })
-  const command = redis as Redis & RepairCommand
+  const command = defineRepairCommand(redis)
   let running = false
   const repair = async (): Promise<void> => {
     if (running) return
