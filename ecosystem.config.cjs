@@ -27,8 +27,8 @@ const common = {
   exec_mode: 'cluster',
   node_args: [
     // A young generation of 2 MB instead of V8's default (up to 16 MB per semi-space, grown under load):
-    // a service's resident memory stays near 80 MB idle and 165 MB after load instead of 105 and 265 MB,
-    // for about 5 % fewer requests/s (docs/performance.md). Five processes share a 2 GB VM.
+    // the Transaction API's resident memory was 92 MB idle and 165 MB after load instead of 107 and
+    // 265 MB, for about 5 % fewer requests/s (docs/performance.md, change 4). Five processes share a 2 GB VM.
     '--max-semi-space-size=2',
     ...(existsSync(envFile) ? [`--env-file=${envFile}`] : []),
   ],
