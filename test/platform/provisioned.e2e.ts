@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { $ } from 'zx/core'
 import { outsideVantage, tcpListeners, userOf } from './exposure.ts'
+import { linesFrom, namesFoundIn } from './file-search.ts'
 import {
   asUser,
   curl,
@@ -298,6 +299,8 @@ await t.test(`when the login user runs pm2 scale loyalty ${SCALED} without sudo,
 
 await t.test(`when ${BATCH} transactions are posted with ${SCALED} loyalty instances, then all are processed`, async (t) => {
   const start = await loyaltyOf(await alice())
+  const workerLog = `${PM2_HOME}/logs/loyalty-out.log`
+  const workerLogSize = (await stat(workerLog)).size
   const bearer = await alice()
   const replies = await Promise.all(Array.from({ length: BATCH }, (_, i) => curl(['-H', 'content-type: application/json', '-H', `Authorization: Bearer ${bearer}`,
     '--data', JSON.stringify({ amount: 100 + i, currency: 'GBP' }), `${platformUrl}/transactions`])))
@@ -320,10 +323,9 @@ await t.test(`when ${BATCH} transactions are posted with ${SCALED} loyalty insta
   t.same(statuses.filter((status) => status !== 'completed'), [], `every transaction completed`)
 
   // Which worker processes did the work (the log's "transaction awarded" lines carry their pid).
-  const log = await readFile(`${PM2_HOME}/logs/loyalty-out.log`, 'utf8').catch(() => '')
   const wanted = new Set(ids)
   const byPid = new Map<number, number>()
-  for (const line of log.split('\n')) {
+  for await (const line of linesFrom(workerLog, workerLogSize)) {
     if (!line.includes('transaction awarded')) continue
     try {
       const entry = JSON.parse(line) as { pid?: number, transaction_id?: string }
@@ -380,16 +382,13 @@ await t.test('when the login user scales loyalty back and saves, then the previo
 await t.test('when PM2\'s logs, saved list and process list are searched, then no secret of the env file is in them', async (t) => {
   const secrets = Object.entries(settings).filter(([name, value]) => /SECRET|PASSWORD|_URL$/.test(name) && value.length >= 8)
   t.ok(secrets.length >= 2, `secrets to look for: ${secrets.map(([name]) => name).join(', ')}`)
-  const places: Array<[string, string]> = []
-  for (const file of await readdir(`${PM2_HOME}/logs`)) places.push([`logs/${file}`, await readFile(`${PM2_HOME}/logs/${file}`, 'utf8')])
-  for (const file of ['dump.pm2', 'dump.pm2.bak', 'pm2.log']) {
-    const text = await readFile(`${PM2_HOME}/${file}`, 'utf8').catch(() => undefined)
-    if (text !== undefined) places.push([file, text])
-  }
+  const files = (await readdir(`${PM2_HOME}/logs`)).map((file) => `logs/${file}`)
+  for (const file of ['dump.pm2', 'dump.pm2.bak', 'pm2.log']) if (existsSync(`${PM2_HOME}/${file}`)) files.push(file)
+  const leaks: string[] = []
+  for (const file of files) leaks.push(...(await namesFoundIn(`${PM2_HOME}/${file}`, secrets)).map((name) => `${name} in ${file}`))
   const jlist = await asUser(loginUser, 'pm2 jlist')
-  places.push([`pm2 jlist as ${loginUser}`, jlist.stdout])
-  const leaks = places.flatMap(([place, text]) => secrets.filter(([, value]) => text.includes(value)).map(([name]) => `${name} in ${place}`))
-  t.same(leaks, [], `no secret in ${places.map(([place]) => place).join(', ')}`)
+  leaks.push(...secrets.filter(([, value]) => jlist.stdout.includes(value)).map(([name]) => `${name} in pm2 jlist as ${loginUser}`))
+  t.same(leaks, [], `no secret in ${[...files, `pm2 jlist as ${loginUser}`].join(', ')}`)
 })
 
 await t.test('when a login and transactions carry a one-off password and token, then neither (nor any secret) is in the logs of PM2, nginx or Redis', async (t) => {
@@ -413,10 +412,7 @@ await t.test('when a login and transactions carry a one-off password and token, 
     ...Object.entries(settings).filter(([name, value]) => /SECRET|PASSWORD|_URL$/.test(name) && value.length >= 8),
   ]
   const leaks: string[] = []
-  for (const file of files) {
-    const text = await readFile(file, 'utf8').catch(() => '')
-    for (const [name, value] of needles) if (text.includes(value)) leaks.push(`${name} in ${file}`)
-  }
+  for (const file of files) leaks.push(...(await namesFoundIn(file, needles)).map((name) => `${name} in ${file}`))
   t.same(leaks, [], `nothing of ${needles.map(([name]) => name).join(', ')} in ${files.length} log files`)
 })
 
