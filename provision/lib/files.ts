@@ -1,4 +1,4 @@
-import { chmod, chown, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, lstat, mkdir, open, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { readAccounts } from './accounts.ts'
 
@@ -151,4 +151,27 @@ export async function readIfExists(path: string): Promise<string | undefined> {
     if (err.code === 'ENOENT') return undefined
     throw err
   })
+}
+
+/**
+ * The last `lines` lines of a log, read from its last `bytes` only: a service's log can outgrow what one
+ * string holds, and a failure message needs its end. '' when the file does not exist.
+ */
+export async function readTail(path: string, lines: number, bytes = 64 * 1024): Promise<string> {
+  const file = await open(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    throw err
+  })
+  if (file === undefined) return ''
+  try {
+    const { size } = await file.stat()
+    const length = Math.min(size, bytes)
+    const { buffer } = await file.read(Buffer.alloc(length), 0, length, size - length)
+    const text = buffer.toString('utf8').trimEnd().split('\n')
+    // When the read starts mid-file, its first line is cut: it is dropped unless it is all there is.
+    if (size > length && text.length > 1) text.shift()
+    return text.slice(-lines).join('\n')
+  } finally {
+    await file.close()
+  }
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context, Step } from '../lib/context.ts'
-import { ensureDirectory, ensureFile } from '../lib/files.ts'
+import { ensureDirectory, ensureFile, readTail } from '../lib/files.ts'
 import { parseAppliedInstances, planLoyaltyInstances } from '../lib/loyalty-instances.ts'
 import { PM2_UNIT } from '../lib/paths.ts'
 import { $ } from '../lib/shell.ts'
@@ -101,8 +101,7 @@ function unhealthy(list: Pm2Process[], loyalty?: number): string[] {
 }
 
 async function errorLogTail(ctx: Context, name: string): Promise<string> {
-  const text = await readFile(join(ctx.paths.pm2Home, 'logs', `${name}-error.log`), 'utf8').catch(() => '')
-  return text.trimEnd().split('\n').slice(-15).join('\n')
+  return readTail(join(ctx.paths.pm2Home, 'logs', `${name}-error.log`), 15)
 }
 
 async function waitUntilOnline(ctx: Context, loyalty?: number): Promise<Pm2Process[]> {

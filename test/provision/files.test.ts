@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { ensureAbsent, ensureDirectory, ensureFile, ensureLine, ensureSymlink, type FileContext } from '../../provision/lib/files.ts'
+import { ensureAbsent, ensureDirectory, ensureFile, ensureLine, ensureSymlink, type FileContext, readTail } from '../../provision/lib/files.ts'
 
 // Tests run as root (CI and the dev machine): owner 'root' is the user that exists everywhere.
 function context(check = false): FileContext & { changes: string[] } {
@@ -139,4 +139,18 @@ t.test('when a package config lacks our line, then ensureLine appends it once an
   const checked = context(true)
   t.equal(await ensureLine(checked, path, 'include /etc/redis/more.conf', 'more'), true)
   t.notMatch(await readFile(path, 'utf8'), /more\.conf/)
+})
+
+t.test('when a log is larger than the bytes read, then readTail returns its last whole lines; when missing, then \'\'', async (t) => {
+  const dir = await tempDir(t)
+  const log = join(dir, 'service-error.log')
+  await writeFile(log, Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n') + '\n')
+  t.equal(await readTail(log, 3), 'line 1997\nline 1998\nline 1999', 'last three lines')
+  const tail = (await readTail(log, 1000, 100)).split('\n')
+  t.ok(tail.every((line) => /^line \d+$/.test(line)), 'no line cut in half at the start of the read')
+  t.equal(tail.at(-1), 'line 1999', 'ends at the last line')
+  t.ok(tail.length < 15, `only the last 100 bytes read (${tail.length} lines)`)
+  await writeFile(join(dir, 'short.log'), 'only line')
+  t.equal(await readTail(join(dir, 'short.log'), 15), 'only line', 'a short file whole')
+  t.equal(await readTail(join(dir, 'absent.log'), 15), '', 'a missing file is empty')
 })
