@@ -4,7 +4,7 @@ import t from 'tap'
 import { start } from '../../../services/loyalty-worker/index.ts'
 import { guardWorkers } from '../../../services/loyalty-worker/kue-guards.ts'
 import { closeQueue, createQueue, queueReady, TRANSACTION_JOB, type Job } from '../../../services/shared/queue.ts'
-import { enqueueTransaction } from '../../helpers/kue-save.ts'
+import { enqueueTransaction, openQueue } from '../../helpers/kue-save.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 import { allWithStatus, loyaltyOf, produce, transactionEvent, waitFor, workerConfig } from './fixtures.ts'
@@ -34,9 +34,7 @@ t.test('when Redis goes away under a fail-fast kue client, then its workers poll
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
   // The shared default (no offline queue): a failed fetch is reported on the next tick.
-  const queue = createQueue(redis.url, logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, logger)
   const processed: string[] = []
   queue.process(TRANSACTION_JOB, 3, (job: Job, done: () => void) => {
     processed.push((job.data as { transaction_id: string }).transaction_id)
@@ -66,9 +64,7 @@ t.test('when kue cannot record a failed attempt, then the worker neither crashes
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger, entries } = memoryLogger('info')
-  const queue = createQueue(redis.url, logger, { offlineQueue: true })
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, logger, { offlineQueue: true })
   const processed: string[] = []
   const handler = (job: Job, done: () => void): void => {
     processed.push((job.data as { transaction_id: string }).transaction_id)

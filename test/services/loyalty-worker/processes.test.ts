@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { readLoyalty } from '../../../services/loyalty-worker/award.ts'
-import { closeQueue, createQueue, queueCounts, queueReady } from '../../../services/shared/queue.ts'
-import { enqueueTransaction } from '../../helpers/kue-save.ts'
+import { queueCounts } from '../../../services/shared/queue.ts'
+import { enqueueTransaction, openQueue } from '../../helpers/kue-save.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 import { allWithStatus, produce, secret, transactionEvent, waitFor } from './fixtures.ts'
@@ -64,9 +64,7 @@ t.test('when three worker processes consume one queue with duplicated jobs, then
   t.teardown(() => Promise.all(workers.map(stopWorker)))
   await waitFor('the workers to listen', async () => workers.every((w) => w.port() !== undefined), 30_000)
 
-  const queue = createQueue(redis.url, memoryLogger().logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, memoryLogger().logger)
   const users = [101, 102, 103, 104]
   const perUser = 15
   const ids: string[] = []
@@ -110,9 +108,7 @@ t.test('when three worker processes consume one queue with duplicated jobs, then
 t.test('when a worker process is killed mid-work, then the jobs it had taken are recovered and each transaction is awarded once', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const queue = createQueue(redis.url, memoryLogger().logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, memoryLogger().logger)
   // Enough work that the worker is still busy when it is killed (it drains a few thousand jobs/s).
   const ids: string[] = []
   for (let batch = 0; batch < 20; batch++) {

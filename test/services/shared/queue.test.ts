@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { closeQueue, createQueue, type Job, queueCounts, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
-import { enqueueTransaction } from '../../helpers/kue-save.ts'
+import { type Job, queueCounts, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
+import { enqueueTransaction, openQueue } from '../../helpers/kue-save.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
+import { transactionEvent } from '../../helpers/transaction-fixtures.ts'
 
 t.test('when a transaction is enqueued, then it waits in the queue with its retry policy', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const queue = createQueue(redis.url, memoryLogger().logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, memoryLogger().logger)
 
-  const event = { transaction_id: randomUUID(), user_id: 1, amount: 2000, currency: 'GBP', created_at: new Date().toISOString() }
+  const event = transactionEvent(1, { amount: 2000 })
   const id = await enqueueTransaction(queue, event)
   t.match(id, /^\d+$/)
   t.same(await queueCounts(queue), { waiting: 1, active: 0, delayed: 0, failed: 0, completed: 0 })
@@ -25,12 +23,10 @@ t.test('when a transaction is enqueued, then it waits in the queue with its retr
 t.test('when Redis is down, then enqueueing fails fast instead of hanging', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const queue = createQueue(redis.url, memoryLogger().logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, memoryLogger().logger)
   await queueCounts(queue) // connected
   await redis.kill()
-  const event = { transaction_id: randomUUID(), user_id: 1, amount: 1, currency: 'GBP', created_at: new Date().toISOString() }
+  const event = transactionEvent(1, { amount: 1 })
   const started = Date.now()
   await t.rejects(enqueueTransaction(queue, event))
   t.ok(Date.now() - started < 1000, 'rejected within a second')
@@ -39,11 +35,9 @@ t.test('when Redis is down, then enqueueing fails fast instead of hanging', asyn
 t.test('when a queue without offline queueing takes a job right after saving it, then the job is processed, not lost', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const queue = createQueue(redis.url, memoryLogger().logger)
-  t.teardown(() => closeQueue(queue, 1000))
-  await queueReady(queue, 5000)
+  const queue = await openQueue(t, redis.url, memoryLogger().logger)
 
-  const event = { transaction_id: randomUUID(), user_id: 1, amount: 5, currency: 'GBP', created_at: new Date().toISOString() }
+  const event = transactionEvent(1, { amount: 5 })
   const id = await enqueueTransaction(queue, event)
   // kue reads the popped job through a client of its own: it must be connected by now.
   const taken = await new Promise<string>((resolve) => queue.process(TRANSACTION_JOB, 2, (job: Job, done: () => void) => {
