@@ -2,6 +2,8 @@
 // same loop so that every ratio compares figures of the same run. All through nginx with the platform's
 // own router config: the bench nginx (identical config, access log off) for the ratio, and the
 // provisioned nginx on :80 for reference.
+import { readFile } from 'node:fs/promises'
+import { defaultPaths } from '../../provision/lib/paths.ts'
 import { signToken } from '../../services/shared/tokens.ts'
 import { BENCH_USER_BASE, deleteBenchData, waitDrained } from '../lib/cleanup.ts'
 import { addRow, type Context } from '../lib/context.ts'
@@ -22,11 +24,14 @@ export function benchToken(ctx: Context, offset: number): string {
 export async function httpScenario(ctx: Context): Promise<void> {
   const { connections, durationSeconds, runs } = ctx.settings
   const samples: Record<string, LoadResult[]> = { node: [], express: [], tx: [], txFresh: [], tx80: [] }
-  // CPU µs per request: of the whole machine, of the process serving, and of Redis.
+  // CPU µs per request: of the whole machine and of each process a request goes through: the load
+  // generator (autocannon, in this process), nginx, the process serving, Redis, and the PM2 daemon, which
+  // writes the API's log lines (its stdout) to files (the echo app is not under PM2 and logs nothing).
   const cpu: Record<'express' | 'tx', Record<string, number>[]> = { express: [], tx: [] }
   const redisPid = Number(/^process_id:(\d+)/m.exec(await ctx.redis.info('server'))?.[1])
   const apiPid = (await pm2List()).find((p) => p.name === 'transactions' && p.status === 'online')?.pid
   if (apiPid === undefined) throw new Error('the Transaction API is not online in PM2')
+  const pm2DaemonPid = Number(await readFile(`${defaultPaths().pm2Home}/pm2.pid`, 'utf8'))
   const loyalty = await instances('loyalty')
   // The API alone is compared with the echo app: the workers would otherwise take CPU from it while they
   // process what it queues. They are stopped meanwhile and drain the backlog after each run (a run
@@ -45,11 +50,11 @@ export async function httpScenario(ctx: Context): Promise<void> {
       const json = { 'Content-Type': 'application/json' }
       samples.node!.push(await load({ url: `${ctx.baselineRouter.url}/loyalty/echo`, headers: json, body, connections, durationSeconds }))
       const served = (r: LoadResult): number => r.total
-      const echo = await cpuPer({ service: ctx.baselinePids.express, redis: redisPid }, () => load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }), served)
+      const echo = await cpuPer({ loadGenerator: process.pid, nginx: ctx.baselineRouter.pid, service: ctx.baselinePids.express, redis: redisPid, pm2: pm2DaemonPid }, () => load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }), served)
       samples.express!.push(echo.result)
       cpu.express.push(echo.cpuUs)
       const auth = { ...json, Authorization: `Bearer ${benchToken(ctx, 1)}` }
-      const tx = await cpuPer({ service: apiPid, redis: redisPid }, () => load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }), served)
+      const tx = await cpuPer({ loadGenerator: process.pid, nginx: ctx.platformRouter.pid, service: apiPid, redis: redisPid, pm2: pm2DaemonPid }, () => load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }), served)
       samples.tx!.push(tx.result)
       cpu.tx.push(tx.cpuUs)
       // The API remembers verified tokens (shared/tokens.ts) and the runs above send one token throughout,
@@ -94,11 +99,17 @@ export async function httpScenario(ctx: Context): Promise<void> {
   // Where the CPU of a request goes, the echo's and the API's, through the same bench nginx: with the
   // machine's cores saturated, requests/s is at most cores ÷ CPU per request.
   const cpuOf = (k: 'express' | 'tx', part: string) => figure(cpu[k].map((c) => c[part]!))
-  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, whole machine: express echo', unit: 'µs', value: cpuOf('express', 'machine') })
-  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which the echo process', unit: 'µs', value: cpuOf('express', 'service') })
-  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, whole machine: POST /transactions', unit: 'µs', value: cpuOf('tx', 'machine') })
-  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which the Transaction API', unit: 'µs', value: cpuOf('tx', 'service') })
-  addRow(ctx, { scenario: '3 POST /transactions', measure: 'CPU per request, of which Redis', unit: 'µs', value: cpuOf('tx', 'redis') })
+  const parts: [string, string][] = [
+    ['loadGenerator', 'the load generator (autocannon)'],
+    ['nginx', 'nginx'],
+    ['service', 'the serving process (echo app / Transaction API)'],
+    ['redis', 'Redis'],
+    ['pm2', 'the PM2 daemon (writes the log lines)'],
+  ]
+  for (const [k, name] of [['express', 'express echo'], ['tx', 'POST /transactions']] as const) {
+    addRow(ctx, { scenario: '3 POST /transactions', measure: `CPU per request, whole machine: ${name}`, unit: 'µs', value: cpuOf(k, 'machine') })
+    for (const [part, label] of parts) addRow(ctx, { scenario: '3 POST /transactions', measure: `CPU per request, ${name}, of which ${label}`, unit: 'µs', value: cpuOf(k, part) })
+  }
   const tx80 = rps('tx80')
   addRow(ctx, { scenario: '3 POST /transactions', measure: 'req/s via provisioned nginx :80', unit: 'req/s', value: tx80, target: '≥ 5600 (10× Python)', met: tx80.median >= 5600, note: `${bad('tx80')} non-2xx/errors` })
   addRow(ctx, { scenario: '3 POST /transactions', measure: 'p99 via :80', unit: 'ms', value: p99('tx80'), target: '< 15', met: p99('tx80').median < 15 })

@@ -13,6 +13,8 @@ export interface NginxServer {
   /** http://127.0.0.1:port */
   url: string
   dir: string
+  /** The one nginx process (master_process off: it is the worker too). */
+  pid: number
   /** nginx's error log so far (for assertions and failure messages). */
   errorLog(): Promise<string>
   stop(): Promise<void>
@@ -78,7 +80,8 @@ http {
     }
     await sleep(25)
   }
-  return { port, url: `http://127.0.0.1:${port}`, dir, errorLog, stop }
+  // It accepts connections, so it was spawned and has a pid.
+  return { port, url: `http://127.0.0.1:${port}`, dir, pid: child.pid!, errorLog, stop }
 }
 
 function accepts(port: number): Promise<boolean> {
