@@ -1,6 +1,24 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { memoryLogger } from '../../helpers/log-sink.ts'
-import { createLogger } from '../../../services/shared/logger.ts'
+import { batchedSink, createLogger } from '../../../services/shared/logger.ts'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+
+/** Runs `body` (CommonJS, `createLogger` in scope, logging to the real stdout) in a new node process. */
+async function runLogging(body: string): Promise<{ code: number; stdout: string }> {
+  const script = `import('./services/shared/logger.ts').then(({ createLogger }) => { ${body} })`
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root })
+    return { code: 0, stdout }
+  } catch (err) {
+    const { code, stdout } = err as { code: number; stdout: string }
+    return { code, stdout }
+  }
+}
 
 t.test('when logging, then each entry is one JSON line with time, level, bindings and fields', async (t) => {
   const { logger, lines, entries } = memoryLogger('debug')
@@ -27,4 +45,41 @@ t.test('when an error is logged, then its name, message and stack are kept', asy
   const { logger, entries } = memoryLogger()
   logger.error('boom', { err: new TypeError('bad') })
   t.match(entries()[0], { err: { name: 'TypeError', message: 'bad', stack: /TypeError: bad/ } })
+})
+
+t.test('when lines are logged in one turn of the event loop, then they are written on the next as one chunk, in order', async (t) => {
+  const chunks: string[] = []
+  const { sink, pending } = batchedSink((chunk) => chunks.push(chunk))
+  const logger = createLogger({ level: 'info', sink })
+  logger.info('a')
+  logger.child({ req_id: 'r' }).info('b')
+  logger.warn('c')
+  t.same(chunks, [], 'nothing written in the same turn')
+  t.equal(pending().split('\n').length, 4, 'three lines held')
+  await nextTurn()
+  t.equal(chunks.length, 1)
+  t.same(chunks[0]!.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['a', 'b', 'c'])
+  t.equal(pending(), '')
+  logger.info('d')
+  await nextTurn()
+  t.equal(chunks.length, 2, 'a later turn gets its own chunk')
+  t.match(chunks[1], /"msg":"d"/)
+})
+
+t.test('when a process logs and calls process.exit in the same turn, then its lines still reach stdout', async (t) => {
+  const { code, stdout } = await runLogging(`const log = createLogger({ level: 'info' }); log.info('one'); log.error('two'); process.exit(3)`)
+  t.equal(code, 3)
+  t.same(stdout.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['one', 'two'])
+})
+
+t.test('when a process logs and then dies of an uncaught exception, then its lines still reach stdout', async (t) => {
+  const { code, stdout } = await runLogging(`createLogger({ level: 'info' }).error('fatal', { reason: 'x' }); throw new Error('boom')`)
+  t.equal(code, 1)
+  t.match(JSON.parse(stdout), { level: 'error', msg: 'fatal', reason: 'x' })
+})
+
+t.test('when a process logs and goes on, then its lines reach stdout once each', async (t) => {
+  const { code, stdout } = await runLogging(`const log = createLogger({ level: 'info' }); log.info('one'); setTimeout(() => log.info('two'), 10)`)
+  t.equal(code, 0)
+  t.same(stdout.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['one', 'two'])
 })
