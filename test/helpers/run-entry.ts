@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
-/** Runs a TypeScript entry (`services/auth-api/main.ts`, ...) as PM2 would, with only PATH and `env`, to its exit. */
-export async function runEntry(entry: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+type Exit = { code: number | null; stdout: string; stderr: string }
+
+/** Runs node with tsx and `args` from the repository root, with only PATH and `env`, to its exit. */
+async function runNode(args: string[], env: Record<string, string>): Promise<Exit> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -17,4 +19,14 @@ export async function runEntry(entry: string, env: Record<string, string>): Prom
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const [code] = (await once(child, 'exit')) as [number | null]
   return { code, stdout, stderr }
+}
+
+/** Runs a TypeScript entry (`services/auth-api/main.ts`, ...) as PM2 would, with only PATH and `env`, to its exit. */
+export function runEntry(entry: string, env: Record<string, string>): Promise<Exit> {
+  return runNode([entry], env)
+}
+
+/** Runs `script` (CommonJS, `node -e`; it can `import()` the repository's TypeScript) the same way. */
+export function runInline(script: string, env: Record<string, string> = {}): Promise<Exit> {
+  return runNode(['-e', script], env)
 }

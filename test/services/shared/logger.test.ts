@@ -1,23 +1,14 @@
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t from 'tap'
 import { memoryLogger } from '../../helpers/log-sink.ts'
+import { runInline } from '../../helpers/run-entry.ts'
 import { batchedSink, createLogger } from '../../../services/shared/logger.ts'
 
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+const messages = (jsonLines: string) => jsonLines.trimEnd().split('\n').map((line) => JSON.parse(line).msg)
 
-/** Runs `body` (CommonJS, `createLogger` in scope, logging to the real stdout) in a new node process. */
-async function runLogging(body: string): Promise<{ code: number; stdout: string }> {
-  const script = `import('./services/shared/logger.ts').then(({ createLogger }) => { ${body} })`
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root })
-    return { code: 0, stdout }
-  } catch (err) {
-    const { code, stdout } = err as { code: number; stdout: string }
-    return { code, stdout }
-  }
+/** Runs `body` (`createLogger` in scope, logging to the real stdout) in a new node process. */
+function runLogging(body: string) {
+  return runInline(`import('./services/shared/logger.ts').then(({ createLogger }) => { ${body} })`)
 }
 
 t.test('when logging, then each entry is one JSON line with time, level, bindings and fields', async (t) => {
@@ -58,7 +49,7 @@ t.test('when lines are logged in one turn of the event loop, then they are writt
   t.equal(pending().split('\n').length, 4, 'three lines held')
   await nextTurn()
   t.equal(chunks.length, 1)
-  t.same(chunks[0]!.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['a', 'b', 'c'])
+  t.same(messages(chunks[0]!), ['a', 'b', 'c'])
   t.equal(pending(), '')
   logger.info('d')
   await nextTurn()
@@ -69,7 +60,7 @@ t.test('when lines are logged in one turn of the event loop, then they are writt
 t.test('when a process logs and calls process.exit in the same turn, then its lines still reach stdout', async (t) => {
   const { code, stdout } = await runLogging(`const log = createLogger({ level: 'info' }); log.info('one'); log.error('two'); process.exit(3)`)
   t.equal(code, 3)
-  t.same(stdout.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['one', 'two'])
+  t.same(messages(stdout), ['one', 'two'])
 })
 
 t.test('when a process logs and then dies of an uncaught exception, then its lines still reach stdout', async (t) => {
@@ -81,5 +72,5 @@ t.test('when a process logs and then dies of an uncaught exception, then its lin
 t.test('when a process logs and goes on, then its lines reach stdout once each', async (t) => {
   const { code, stdout } = await runLogging(`const log = createLogger({ level: 'info' }); log.info('one'); setTimeout(() => log.info('two'), 10)`)
   t.equal(code, 0)
-  t.same(stdout.trimEnd().split('\n').map((line) => JSON.parse(line).msg), ['one', 'two'])
+  t.same(messages(stdout), ['one', 'two'])
 })
