@@ -32,6 +32,7 @@ export async function httpScenario(ctx: Context): Promise<void> {
   const apiPid = (await pm2List()).find((p) => p.name === 'transactions' && p.status === 'online')?.pid
   if (apiPid === undefined) throw new Error('the Transaction API is not online in PM2')
   const pm2DaemonPid = Number(await readFile(`${defaultPaths().pm2Home}/pm2.pid`, 'utf8'))
+  const processesOf = (nginxPid: number, servicePid: number) => ({ loadGenerator: process.pid, nginx: nginxPid, service: servicePid, redis: redisPid, pm2: pm2DaemonPid })
   const loyalty = await instances('loyalty')
   // The API alone is compared with the echo app: the workers would otherwise take CPU from it while they
   // process what it queues. They are stopped meanwhile and drain the backlog after each run (a run
@@ -50,11 +51,11 @@ export async function httpScenario(ctx: Context): Promise<void> {
       const json = { 'Content-Type': 'application/json' }
       samples.node!.push(await load({ url: `${ctx.baselineRouter.url}/loyalty/echo`, headers: json, body, connections, durationSeconds }))
       const served = (r: LoadResult): number => r.total
-      const echo = await cpuPer({ loadGenerator: process.pid, nginx: ctx.baselineRouter.pid, service: ctx.baselinePids.express, redis: redisPid, pm2: pm2DaemonPid }, () => load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }), served)
+      const echo = await cpuPer(processesOf(ctx.baselineRouter.pid, ctx.baselinePids.express), () => load({ url: `${ctx.baselineRouter.url}/transactions`, headers: json, body, connections, durationSeconds }), served)
       samples.express!.push(echo.result)
       cpu.express.push(echo.cpuUs)
       const auth = { ...json, Authorization: `Bearer ${benchToken(ctx, 1)}` }
-      const tx = await cpuPer({ loadGenerator: process.pid, nginx: ctx.platformRouter.pid, service: apiPid, redis: redisPid, pm2: pm2DaemonPid }, () => load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }), served)
+      const tx = await cpuPer(processesOf(ctx.platformRouter.pid, apiPid), () => load({ url: `${ctx.platformRouter.url}/transactions`, headers: auth, body, connections, durationSeconds }), served)
       samples.tx!.push(tx.result)
       cpu.tx.push(tx.cpuUs)
       // The API remembers verified tokens (shared/tokens.ts) and the runs above send one token throughout,
