@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import t from 'tap'
 import { startPlatform } from '../helpers/platform-stack.ts'
+import { holdFull } from '../helpers/redis-server.ts'
 import { saveJobWithoutToken, statusesOf, transactionEvent, writeQueuedRecord } from './kue-jobs.ts'
 import { ackCount, drained, report, seconds, settle, showUsers, startLoad, startProbes, stuckJobs, tally } from './load.ts'
 
@@ -30,18 +31,6 @@ async function fillWithJunk(redis: Redis): Promise<{ junkKeys: number; refusal: 
     }
   }
   return { junkKeys: 1000, refusal: '' }
-}
-
-/**
- * Keeps Redis full: every write refused. Right at the limit a write sometimes fits, as usage moves with
- * the clients' buffers (a client that just sent a 256 kB value keeps a query buffer that size until Redis
- * shrinks it; 0.45 MB came free that way within a second here). With the limit 2 MB below what was used,
- * a busy CI run still saw Redis accept 54 transactions in 5 s. So the limit goes to half of what is used,
- * far below the stored data alone, and writesAcceptedDuring checks that it held.
- */
-async function holdFull(redis: Redis): Promise<void> {
-  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1])
-  await redis.config('SET', 'maxmemory', String(Math.floor(used / 2)))
 }
 
 /** Frees the junk and gives Redis its limit back. */

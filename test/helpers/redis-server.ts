@@ -71,3 +71,15 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     },
   }
 }
+
+/**
+ * Makes Redis full (maxmemory-policy noeviction): every write refused with OOM, reads still served, until
+ * `maxmemory` is set back. The limit goes to half of what is used, far below the stored data: right at the
+ * limit a write sometimes fits, as usage moves with the clients' buffers (a client that just sent a 256 kB
+ * value keeps a query buffer that size until Redis shrinks it; 0.45 MB came free that way within a second
+ * here), and with a limit 2 MB below usage a busy CI run saw Redis accept 54 transactions in 5 s.
+ */
+export async function holdFull(client: Redis): Promise<void> {
+  const used = Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1])
+  await client.config('SET', 'maxmemory', String(Math.floor(used / 2)))
+}

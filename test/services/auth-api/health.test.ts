@@ -1,6 +1,6 @@
 import t from 'tap'
 import { developmentUsers, seedUsers } from '../../../services/auth-api/seed.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { holdFull, startRedis } from '../../helpers/redis-server.ts'
 import { countingHasher, postForm, postJson, startAuth, testConfig, until } from './auth-server.ts'
 
 t.test('when Redis answers, then /health is 200 {"healthy": true}', async (t) => {
@@ -50,8 +50,7 @@ t.test('when Redis is full, then /health is 503 (writes would be refused), and 2
   const auth = await startAuth(testConfig(redis.url))
   t.teardown(() => auth.stop())
   t.equal((await fetch(`${auth.url}/health`)).status, 200, 'healthy with room')
-  const used = Number(/^used_memory:(\d+)/m.exec(await redis.client.info('memory'))?.[1])
-  await redis.client.config('SET', 'maxmemory', String(Math.floor(used / 2)))
+  await holdFull(redis.client)
   const full = await fetch(`${auth.url}/health`)
   t.equal(full.status, 503, 'full')
   t.same(await full.json(), { healthy: false, failing: ['redis'] })

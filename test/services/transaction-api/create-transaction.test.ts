@@ -12,7 +12,7 @@ import { createTransaction, type CreateTransactionDeps } from '../../../services
 import { ORPHAN_AFTER_MS } from '../../../services/transaction-api/idempotency.ts'
 import { NOT_ENQUEUED } from '../../../services/transaction-api/transaction-store.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
+import { holdFull, startRedis } from '../../helpers/redis-server.ts'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -103,8 +103,7 @@ t.test('when the script writes a job, then it is the job kue\'s own save writes,
 
 t.test('when Redis refuses the write (full), then the call fails as Redis unavailable and nothing is written', async (t) => {
   const before = (await server.client.keys('*')).sort()
-  const used = Number(/^used_memory:(\d+)/m.exec(await server.client.info('memory'))?.[1])
-  await server.client.config('SET', 'maxmemory', String(Math.floor(used / 2)))
+  await holdFull(server.client)
   t.teardown(() => server.client.config('SET', 'maxmemory', '0'))
   const err = await createTransaction(deps(), { userId: 1, amount: 3, currency: 'GBP', idempotencyKey: randomUUID() }).then(
     () => undefined,
