@@ -9,8 +9,12 @@ import type { LoyaltyAward } from '../shared/transactions.ts'
  * The transaction record's status is the idempotency marker: once it is 'completed' the script only
  * reads. The rule is loyalty-rule.ts's earnStamp, written again in Lua (tests keep them in step).
  *
- * KEYS: transaction:<id>, loyalty:<user_id>, loyalty:<user_id>:vouchers
- * ARGV: transaction id, user id, stamps per voucher, candidate voucher id, now (ISO 8601)
+ * Once awarded, the record is kept for the retention only (PEXPIRE) and its id joins the list of
+ * finished transactions, oldest first, which the retention sweep trims (retention.ts). The user's loyalty
+ * hash and vouchers have no expiry: they are the user's account.
+ *
+ * KEYS: transaction:<id>, loyalty:<user_id>, loyalty:<user_id>:vouchers, the finished transactions list
+ * ARGV: transaction id, user id, stamps per voucher, candidate voucher id, now (ISO 8601), retention (ms)
  * Returns JSON: {"outcome": "awarded"|"already_awarded", "loyalty": "<LoyaltyAward JSON>"} or {"error": code}.
  *
  * The first write is the HINCRBY: if Redis refuses writes (OOM, READONLY) the script fails before
@@ -40,6 +44,8 @@ end
 loyalty = '{"stamps_awarded":1,"stamps_after":' .. stamps .. voucher_field .. '}'
 redis.call('HSET', KEYS[1], 'status', 'completed', 'updated_at', ARGV[5], 'loyalty', loyalty)
 redis.call('HDEL', KEYS[1], 'error')
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('RPUSH', KEYS[4], ARGV[1])
 return cjson.encode({outcome = 'awarded', loyalty = loyalty})
 `
 
@@ -54,27 +60,41 @@ return 0
 `
 
 // A job that gave up marks its record 'failed', unless another delivery completed it, and never
-// creates a record that is not there. ARGV: error message, now.
+// creates a record that is not there. A failed record is kept for the retention, like a completed one.
+// KEYS: transaction:<id>, the finished transactions list. ARGV: error message, now, retention (ms), id.
 const markFailedScript = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'completed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1], 'updated_at', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if status ~= 'failed' then redis.call('RPUSH', KEYS[2], ARGV[4]) end
 return 1
 `
 
 interface LoyaltyCommands {
-  yoyoAwardLoyalty(record: string, loyalty: string, vouchers: string, transactionId: string, userId: string, perVoucher: string, voucherId: string, now: string): Promise<string>
+  yoyoAwardLoyalty(
+    record: string,
+    loyalty: string,
+    vouchers: string,
+    finished: string,
+    transactionId: string,
+    userId: string,
+    perVoucher: string,
+    voucherId: string,
+    now: string,
+    retentionMs: string,
+  ): Promise<string>
   yoyoMarkProcessing(record: string, now: string): Promise<number>
-  yoyoMarkFailed(record: string, error: string, now: string): Promise<number>
+  yoyoMarkFailed(record: string, finished: string, error: string, now: string, retentionMs: string, transactionId: string): Promise<number>
 }
 
 export type LoyaltyRedis = Redis & LoyaltyCommands
 
 /** Adds the scripts to a client as commands (EVALSHA, falling back to EVAL once per connection). */
 export function defineLoyaltyCommands(redis: Redis): LoyaltyRedis {
-  redis.defineCommand('yoyoAwardLoyalty', { numberOfKeys: 3, lua: awardScript })
+  redis.defineCommand('yoyoAwardLoyalty', { numberOfKeys: 4, lua: awardScript })
   redis.defineCommand('yoyoMarkProcessing', { numberOfKeys: 1, lua: markProcessingScript })
-  redis.defineCommand('yoyoMarkFailed', { numberOfKeys: 1, lua: markFailedScript })
+  redis.defineCommand('yoyoMarkFailed', { numberOfKeys: 2, lua: markFailedScript })
   return redis as LoyaltyRedis
 }
 
@@ -89,19 +109,23 @@ export interface AwardRequest {
   /** Used only if this transaction completes a card; a fresh one per call is fine. */
   voucherId: string
   now: Date
+  /** How long the finished record is kept (TRANSACTION_RETENTION). */
+  retentionMs: number
 }
 
 export async function awardLoyalty(redis: LoyaltyRedis, request: AwardRequest): Promise<AwardResult> {
-  const { transactionId, userId, stampsPerVoucher, voucherId, now } = request
+  const { transactionId, userId, stampsPerVoucher, voucherId, now, retentionMs } = request
   const reply = await redis.yoyoAwardLoyalty(
     keys.transaction(transactionId),
     keys.loyalty(userId),
     keys.vouchers(userId),
+    keys.finishedTransactions,
     transactionId,
     String(userId),
     String(stampsPerVoucher),
     voucherId,
     now.toISOString(),
+    String(retentionMs),
   )
   const parsed = JSON.parse(reply) as { outcome?: 'awarded' | 'already_awarded'; loyalty?: string; error?: 'not_found' | 'user_mismatch' }
   if (parsed.error !== undefined) return { error: parsed.error }
@@ -113,9 +137,9 @@ export async function markProcessing(redis: LoyaltyRedis, transactionId: string,
   return (await redis.yoyoMarkProcessing(keys.transaction(transactionId), now.toISOString())) === 1
 }
 
-/** Returns whether the record was marked 'failed' (false when missing or already completed). */
-export async function markFailed(redis: LoyaltyRedis, transactionId: string, error: string, now: Date): Promise<boolean> {
-  return (await redis.yoyoMarkFailed(keys.transaction(transactionId), error, now.toISOString())) === 1
+/** Returns whether the record was marked 'failed' (false when missing or already completed); it is kept for `retentionMs`. */
+export async function markFailed(redis: LoyaltyRedis, transactionId: string, error: string, now: Date, retentionMs: number): Promise<boolean> {
+  return (await redis.yoyoMarkFailed(keys.transaction(transactionId), keys.finishedTransactions, error, now.toISOString(), String(retentionMs), transactionId)) === 1
 }
 
 export interface Voucher {

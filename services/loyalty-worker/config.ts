@@ -1,5 +1,6 @@
 import type { JSONSchemaType } from 'ajv'
-import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
+import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig, memoryHighWaterSetting } from '../shared/config.ts'
+import { durationPattern } from '../shared/duration.ts'
 import type { LogLevel } from '../shared/logger.ts'
 
 export interface LoyaltyWorkerConfig {
@@ -11,6 +12,8 @@ export interface LoyaltyWorkerConfig {
   LOYALTY_CONCURRENCY: number
   LOG_LEVEL: LogLevel
   SHUTDOWN_TIMEOUT_MS: number
+  TRANSACTION_RETENTION: string
+  REDIS_MEMORY_HIGH_WATER_PERCENT: number
 }
 
 const schema: JSONSchemaType<LoyaltyWorkerConfig> = {
@@ -35,6 +38,16 @@ const schema: JSONSchemaType<LoyaltyWorkerConfig> = {
       default: 10,
       description: 'an integer from 1 to 200 (jobs in flight per worker process)',
     },
+    TRANSACTION_RETENTION: {
+      type: 'string',
+      pattern: durationPattern,
+      // As long as an Idempotency-Key is remembered by default (IDEMPOTENCY_TTL_SECONDS): a client that
+      // retries within a day finds its transaction, and a machine load-tested today is back to its
+      // usual memory tomorrow.
+      default: '24h',
+      description: 'how long a completed or failed transaction record is kept, e.g. 90s, 30m, 24h, 7d',
+    },
+    REDIS_MEMORY_HIGH_WATER_PERCENT: memoryHighWaterSetting,
   },
   required: [
     'HTTP_PORT',
@@ -45,6 +58,8 @@ const schema: JSONSchemaType<LoyaltyWorkerConfig> = {
     'LOYALTY_CONCURRENCY',
     'LOG_LEVEL',
     'SHUTDOWN_TIMEOUT_MS',
+    'TRANSACTION_RETENTION',
+    'REDIS_MEMORY_HIGH_WATER_PERCENT',
   ],
   additionalProperties: false,
 }

@@ -13,6 +13,8 @@ export class PermanentJobError extends Error {
 export interface TransactionProcessor {
   redis: LoyaltyRedis
   stampsPerVoucher: number
+  /** How long a finished transaction record is kept (TRANSACTION_RETENTION). */
+  retentionMs: number
   logger: Logger
   /** Runs after a job is validated, before its award. Tests slow jobs down with it. */
   beforeAward?: (event: TransactionEvent) => Promise<void>
@@ -26,7 +28,7 @@ function describeInvalid(): string {
 /** Awards one transaction job's stamp (and voucher), exactly once however often the job is delivered. */
 export async function processTransaction(data: unknown, deps: TransactionProcessor): Promise<{ outcome: 'awarded' | 'already_awarded'; loyalty: LoyaltyAward }> {
   if (!isTransactionEvent(data)) throw new PermanentJobError(describeInvalid())
-  const { redis, stampsPerVoucher } = deps
+  const { redis, stampsPerVoucher, retentionMs } = deps
   await markProcessing(redis, data.transaction_id, new Date())
   await deps.beforeAward?.(data)
   const result = await awardLoyalty(redis, {
@@ -35,6 +37,7 @@ export async function processTransaction(data: unknown, deps: TransactionProcess
     stampsPerVoucher,
     voucherId: randomUUID(),
     now: new Date(),
+    retentionMs,
   })
   if ('error' in result) {
     throw new PermanentJobError(
@@ -89,7 +92,7 @@ export function transactionJobHandler(deps: TransactionProcessor): (job: Job, do
       log.error('transaction job failed for good', fields)
       if (transactionId !== undefined) {
         try {
-          await markFailed(redis, transactionId, error.message, new Date())
+          await markFailed(redis, transactionId, error.message, new Date(), deps.retentionMs)
         } catch (markErr) {
           log.error('could not mark the transaction failed', { err: markErr })
         }

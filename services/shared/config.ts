@@ -32,6 +32,16 @@ export const commonSettings = {
   },
 } as const
 
+// Read by the Transaction API (it stops taking transactions above it) and the Loyalty Worker (it trims
+// the oldest finished transaction records 10 points below it): both must agree.
+export const memoryHighWaterSetting = {
+  type: 'integer',
+  minimum: 50,
+  maximum: 95,
+  default: 90,
+  description: 'an integer from 50 to 95: the percent of Redis maxmemory above which new transactions are refused (503)',
+} as const
+
 export const httpPortSetting = {
   type: 'integer',
   minimum: 0,

@@ -6,6 +6,8 @@ export const keys = {
   idempotency: (userId: number, key: string) => `idempotency:${userId}:${key}`,
   loyalty: (userId: number) => `loyalty:${userId}`,
   vouchers: (userId: number) => `loyalty:${userId}:vouchers`,
+  // Ids of completed and failed transactions, oldest first: what the retention sweep trims.
+  finishedTransactions: 'transactions:finished',
   // kue keeps its own keys under this prefix.
   queuePrefix: 'q',
 } as const

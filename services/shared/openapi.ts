@@ -100,7 +100,9 @@ const health = (service: string, okSchema: string) => ({
   get: {
     tags: ['health'],
     summary: `${service} health`,
-    description: `200 while the ${service} can reach Redis${okSchema === 'LoyaltyHealth' ? ' and read the queue' : ''}, else 503 naming the failing checks.`,
+    description:
+      `200 while the ${service} can reach Redis${okSchema === 'Health' ? '' : ' and read the queue'}, else 503 naming the failing checks.` +
+      (okSchema === 'TransactionHealth' ? ' While it refuses new transactions (the queue is full) it is still 200, with `accepting: false` and why.' : ''),
     operationId: `${service.replace(/\W/g, '')}Health`,
     responses: {
       '200': { description: 'Healthy', headers: requestIdHeader, content: json(ref(okSchema)) },
@@ -165,9 +167,23 @@ const createTransaction = (operationId: string, extra: Record<string, unknown> =
         idempotencyKey: { value: { error: 'Idempotency-Key must be 1 to 255 printable ASCII characters' } },
         unknownField: { value: { error: 'Unknown field: "user_id"' } },
         reused: { value: { error: 'Idempotency-Key reused with a different request' } },
+        noLongerKept: {
+          value: { error: `Idempotency-Key already used for transaction ${exampleId}, which is no longer kept (TRANSACTION_RETENTION); a new transaction needs a new key` },
+        },
       }),
     },
     ...common,
+    '503': {
+      description: 'Redis is down or full, or the queue is full (admission control: too many transactions wait, or Redis memory is above its high-water mark): retry later',
+      headers: { ...requestIdHeader, ...retryAfter },
+      content: json(ref('Error'), {
+        unavailable: { value: { error: 'Service temporarily unavailable, try again shortly' } },
+        queueFull: { value: { error: 'Queue full: 63912 transactions are waiting to be processed (the most the platform queues is 63912); retry later' } },
+        memory: {
+          value: { error: 'Queue full: Redis memory is above its high-water mark (90 % of maxmemory), the rest is kept for processing what is queued; retry later' },
+        },
+      }),
+    },
   },
   ...extra,
 })
@@ -275,12 +291,12 @@ export const openApiDocument = {
             }),
           },
           '401': error('No Bearer token, or a bad or expired one', 'Invalid or expired token', { 'WWW-Authenticate': { schema: { type: 'string' } } }),
-          '404': error('No such transaction of yours', 'Transaction not found'),
+          '404': error('No such transaction of yours, or one no longer kept (finished transactions are kept for TRANSACTION_RETENTION, 24 h by default)', 'Transaction not found'),
           ...common,
         },
       },
     },
-    '/transactions/health': health('Transaction API', 'Health'),
+    '/transactions/health': health('Transaction API', 'TransactionHealth'),
     '/loyalty/me': {
       get: {
         tags: ['loyalty'],
@@ -400,6 +416,36 @@ export const openApiDocument = {
         description: 'Transaction jobs by state (completed jobs are removed at once, so `completed` stays low)',
         properties: Object.fromEntries(['waiting', 'active', 'delayed', 'failed', 'completed'].map((name) => [name, { type: 'integer', minimum: 0 }])),
         required: ['waiting', 'active', 'delayed', 'failed', 'completed'],
+        additionalProperties: false,
+      },
+      TransactionHealth: {
+        type: 'object',
+        properties: {
+          healthy: { const: true },
+          accepting: { type: 'boolean', description: 'false while new transactions are refused (503 "Queue full")' },
+          shedding: { type: 'string', description: 'why new transactions are refused, while they are' },
+          queue: {
+            type: 'object',
+            properties: {
+              backlog: { type: 'integer', minimum: 0, description: 'transaction jobs waiting, active or waiting for a retry' },
+              max_backlog: { type: 'integer', minimum: 1, description: 'the backlog at which new transactions are refused (QUEUE_MAX_BACKLOG)' },
+            },
+            required: ['backlog', 'max_backlog'],
+            additionalProperties: false,
+          },
+          redis_memory: {
+            type: 'object',
+            description: 'bytes; max is 0 when Redis has no limit',
+            properties: {
+              used: { type: 'integer', minimum: 0 },
+              max: { type: 'integer', minimum: 0 },
+              high_water: { type: 'integer', minimum: 0, description: 'used memory at which new transactions are refused (REDIS_MEMORY_HIGH_WATER_PERCENT of max)' },
+            },
+            required: ['used', 'max', 'high_water'],
+            additionalProperties: false,
+          },
+        },
+        required: ['healthy', 'accepting', 'queue'],
         additionalProperties: false,
       },
       LoyaltyHealth: {

@@ -1,5 +1,7 @@
 // The transaction job: its kue type and retry policy, and how it is laid out in Redis. Apart from
 // queue.ts so that a process that only writes jobs (the Transaction API) does not load kue.
+import { keys } from './keys.ts'
+import type { Redis } from './redis.ts'
 import type { TransactionEvent } from './transaction-event.ts'
 
 export const TRANSACTION_JOB = 'transaction'
@@ -62,4 +64,18 @@ export function transactionJobFields(event: TransactionEvent, nowMs: number): st
     state: 'inactive',
   }
   return Object.entries(fields).flat()
+}
+
+/** kue's states of a job not done yet: the backlog admission control bounds. */
+const pendingStates = ['inactive', 'active', 'delayed'] as const
+
+/** Transaction jobs waiting, running or waiting for a retry (kue's per-type sorted sets). */
+export async function backlogOf(redis: Redis): Promise<number> {
+  const pipeline = redis.pipeline()
+  for (const state of pendingStates) pipeline.zcard(`${keys.queuePrefix}:jobs:${TRANSACTION_JOB}:${state}`)
+  const replies = (await pipeline.exec()) ?? []
+  return replies.reduce((sum, [err, n]) => {
+    if (err) throw err
+    return sum + Number(n)
+  }, 0)
 }

@@ -1,5 +1,5 @@
 import type { JSONSchemaType } from 'ajv'
-import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig } from '../shared/config.ts'
+import { commonSettings, httpHostSetting, httpPortSetting, jwtSecretSetting, loadConfig, memoryHighWaterSetting } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 
 export interface TransactionApiConfig {
@@ -10,6 +10,9 @@ export interface TransactionApiConfig {
   LOG_LEVEL: LogLevel
   SHUTDOWN_TIMEOUT_MS: number
   IDEMPOTENCY_TTL_SECONDS: number
+  /** Unset: derived from Redis's maxmemory (admission.ts). */
+  QUEUE_MAX_BACKLOG?: number
+  REDIS_MEMORY_HIGH_WATER_PERCENT: number
 }
 
 const schema: JSONSchemaType<TransactionApiConfig> = {
@@ -27,8 +30,16 @@ const schema: JSONSchemaType<TransactionApiConfig> = {
       default: 86_400,
       description: 'seconds an Idempotency-Key is remembered, from 60 to 2592000 (30 days)',
     },
+    QUEUE_MAX_BACKLOG: {
+      type: 'integer',
+      nullable: true,
+      minimum: 1,
+      maximum: 10_000_000,
+      description: 'an integer from 1 to 10000000: transactions queued and not yet processed above which new ones are refused (503); unset: as many as fill half of Redis maxmemory',
+    },
+    REDIS_MEMORY_HIGH_WATER_PERCENT: memoryHighWaterSetting,
   },
-  required: ['HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'IDEMPOTENCY_TTL_SECONDS'],
+  required: ['HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS', 'IDEMPOTENCY_TTL_SECONDS', 'REDIS_MEMORY_HIGH_WATER_PERCENT'],
   additionalProperties: false,
 }
 

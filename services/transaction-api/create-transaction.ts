@@ -5,13 +5,15 @@ import type { Logger } from '../shared/logger.ts'
 import type { Redis } from '../shared/redis.ts'
 import type { TransactionEvent } from '../shared/transaction-event.ts'
 import type { TransactionRecord } from '../shared/transactions.ts'
-import { decideRetry, reusedKeyMessage } from './idempotency.ts'
-import { createTransactionAndJob, enqueueExisting, findTransaction, forgetIdempotencyKey, type IdempotencyKeyRef } from './transaction-store.ts'
+import { type Admission, queueFullByBacklog } from './admission.ts'
+import { decideRetry, noLongerKeptMessage, reusedKeyMessage } from './idempotency.ts'
+import { createTransactionAndJob, enqueueExisting, findTransaction, type IdempotencyKeyRef } from './transaction-store.ts'
 
 export interface CreateTransactionDeps {
   redis: Redis
   logger: Logger
   idempotencyTtlSeconds: number
+  admission: Admission
   now?: () => Date
 }
 
@@ -55,39 +57,25 @@ export async function createTransaction(deps: CreateTransactionDeps, input: NewT
   }
   const ref: IdempotencyKeyRef | undefined =
     input.idempotencyKey === undefined ? undefined : { userId: input.userId, key: input.idempotencyKey, ttlSeconds: deps.idempotencyTtlSeconds }
-  const deadline = Date.now() + IN_FLIGHT_WAIT_MS
-  // Two rounds at most: the second only after a key whose record had vanished was forgotten.
-  for (let round = 0; round < 2; round += 1) {
-    const outcome = await createTransactionAndJob(deps.redis, record, eventOf(record), ref)
-    if ('jobId' in outcome) return { record: { ...record, job_id: outcome.jobId }, replayed: false }
-    const retried = await retryOf(deps, outcome.owner, input, ref!, deadline, now)
-    if (retried !== undefined) return retried
-  }
-  throw stillInFlight()
+  const maxBacklog = deps.admission.admit()
+  const outcome = await createTransactionAndJob(deps.redis, record, eventOf(record), maxBacklog, ref)
+  if ('backlog' in outcome) throw queueFullByBacklog(outcome.backlog, maxBacklog)
+  if ('jobId' in outcome) return { record: { ...record, job_id: outcome.jobId }, replayed: false }
+  return retryOf(deps, outcome.owner, input, Date.now() + IN_FLIGHT_WAIT_MS, now)
 }
 
 /**
  * Answers a request whose Idempotency-Key already names transaction `id`: replays it, or refuses a
  * different body. A record without a job can only come from an earlier version, which wrote the record and
  * the job in two steps: it waits for such a first attempt still in flight, or (when that attempt could not
- * enqueue its job and answered 503) enqueues the same transaction now. Undefined when the record is gone:
- * the key is then forgotten so that the caller can create the transaction afresh.
+ * enqueue its job and answered 503) enqueues the same transaction now. A record that is gone was finished
+ * and has passed its retention (or was trimmed under memory pressure): the transaction was made, so making
+ * it again would be a duplicate; 422 says so.
  */
-async function retryOf(
-  deps: CreateTransactionDeps,
-  id: string,
-  input: NewTransaction,
-  ref: IdempotencyKeyRef,
-  deadline: number,
-  now: () => Date,
-): Promise<CreatedTransaction | undefined> {
+async function retryOf(deps: CreateTransactionDeps, id: string, input: NewTransaction, deadline: number, now: () => Date): Promise<CreatedTransaction> {
   for (;;) {
     const existing = await findTransaction(deps.redis, id)
-    if (existing === undefined) {
-      deps.logger.warn('idempotency key names a missing transaction, forgetting it', { transaction_id: id })
-      await forgetIdempotencyKey(deps.redis, ref, id)
-      return undefined
-    }
+    if (existing === undefined) throw unprocessable(noLongerKeptMessage(id))
     const decision = decideRetry(existing, input, now())
     if (decision.action === 'mismatch') throw unprocessable(reusedKeyMessage)
     if (decision.action === 'replay') return { record: existing, replayed: true }

@@ -5,6 +5,9 @@ import { NOT_ENQUEUED } from './transaction-store.ts'
 
 export const reusedKeyMessage = 'Idempotency-Key reused with a different request'
 
+export const noLongerKeptMessage = (id: string): string =>
+  `Idempotency-Key already used for transaction ${id}, which is no longer kept (TRANSACTION_RETENTION); a new transaction needs a new key`
+
 /**
  * A record still 'queued' without a job id is normally a request between its two writes (record, then
  * job id: milliseconds). Once it is this old, that request has certainly finished (each of its Redis calls

@@ -1,6 +1,7 @@
 import type { Logger } from '../shared/logger.ts'
 import { closeRedis, connectRedis, createRedis } from '../shared/redis.ts'
 import { listen } from '../shared/server.ts'
+import { createAdmission } from './admission.ts'
 import { createApp } from './app.ts'
 import type { TransactionApiConfig } from './config.ts'
 
@@ -17,7 +18,8 @@ export async function start(config: TransactionApiConfig, logger: Logger): Promi
   const redis = createRedis(config.REDIS_URL, { name: 'transaction-api', logger, autoPipelining: true })
   // Does not fail start-up when Redis is not there yet: /health says 503 until it is.
   await connectRedis(redis)
-  const app = createApp({ redis, logger, jwtSecret: config.JWT_SECRET, idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS })
+  const admission = createAdmission(redis, { maxBacklog: config.QUEUE_MAX_BACKLOG, highWaterPercent: config.REDIS_MEMORY_HIGH_WATER_PERCENT })
+  const app = createApp({ redis, logger, jwtSecret: config.JWT_SECRET, idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS, admission })
   const server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
   logger.info('transaction-api listening', { port: server.port })
   return {

@@ -6,7 +6,7 @@ import { keys } from '../../../services/shared/keys.ts'
 import { createRedis, closeRedis, connectRedis } from '../../../services/shared/redis.ts'
 import { readTransaction } from '../../../services/shared/transactions.ts'
 import { startRedis, type RedisServer } from '../../helpers/redis-server.ts'
-import { loyaltyOf, transactionEvent, writeQueuedRecord } from './fixtures.ts'
+import { loyaltyOf, RETENTION_MS, transactionEvent, writeQueuedRecord } from './fixtures.ts'
 
 let server: RedisServer
 let redis: LoyaltyRedis
@@ -35,7 +35,7 @@ async function userWithTransactions(n: number): Promise<{ userId: number; ids: s
 }
 
 const award = (transactionId: string, userId: number, stampsPerVoucher = 10, voucherId: string = randomUUID()) =>
-  awardLoyalty(redis, { transactionId, userId, stampsPerVoucher, voucherId, now: new Date() })
+  awardLoyalty(redis, { transactionId, userId, stampsPerVoucher, voucherId, now: new Date(), retentionMs: RETENTION_MS })
 
 t.test('when a transaction is awarded, then the user gets a stamp and the record is completed with its award', async (t) => {
   const { userId, ids } = await userWithTransactions(1)
@@ -120,7 +120,7 @@ t.test("when the job's user is not the record's user, then nothing is awarded", 
 
 t.test('when the record had failed before, then a later delivery still awards it and clears the error', async (t) => {
   const { userId, ids } = await userWithTransactions(1)
-  t.equal(await markFailed(redis, ids[0]!, 'redis was down', new Date()), true)
+  t.equal(await markFailed(redis, ids[0]!, 'redis was down', new Date(), RETENTION_MS), true)
   t.equal((await readTransaction(server.client, ids[0]!))?.status, 'failed')
   await award(ids[0]!, userId)
   const record = await readTransaction(server.client, ids[0]!)
@@ -151,10 +151,10 @@ t.test('when a record is marked processing, then only a queued record moves', as
 t.test('when a record is marked failed, then a completed or missing record is left alone', async (t) => {
   const { userId, ids } = await userWithTransactions(1)
   await award(ids[0]!, userId)
-  t.equal(await markFailed(redis, ids[0]!, 'late failure', new Date()), false)
+  t.equal(await markFailed(redis, ids[0]!, 'late failure', new Date(), RETENTION_MS), false)
   t.equal((await readTransaction(server.client, ids[0]!))?.status, 'completed')
   const missing = randomUUID()
-  t.equal(await markFailed(redis, missing, 'no record', new Date()), false)
+  t.equal(await markFailed(redis, missing, 'no record', new Date(), RETENTION_MS), false)
   t.equal(await server.client.exists(keys.transaction(missing)), 0)
 })
 

@@ -14,7 +14,16 @@ t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
     LOYALTY_CONCURRENCY: 10,
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: 8000,
+    TRANSACTION_RETENTION: '24h',
+    REDIS_MEMORY_HIGH_WATER_PERCENT: 90,
   })
+})
+
+t.test('when TRANSACTION_RETENTION is a duration, then it is taken; when it is not, then the error names it', async (t) => {
+  for (const good of ['90s', '30m', '24h', '7d']) t.equal(loadLoyaltyWorkerConfig({ JWT_SECRET: secret, TRANSACTION_RETENTION: good }).TRANSACTION_RETENTION, good)
+  for (const bad of ['0s', '24', 'h', '1.5h', '2w', '-1d', '24 h', '1000000d']) {
+    t.throws(() => loadLoyaltyWorkerConfig({ JWT_SECRET: secret, TRANSACTION_RETENTION: bad }), { message: /TRANSACTION_RETENTION is invalid: how long a completed or failed/ }, bad)
+  }
 })
 
 t.test('when settings are given as strings, then they are coerced', async (t) => {

@@ -12,6 +12,9 @@ export { transactionEvent, writeQueuedRecord } from '../../helpers/transaction-f
 
 export const secret = 'loyalty-worker-test-secret-of-40-chars!!'
 
+/** The default TRANSACTION_RETENTION (24h) in ms. */
+export const RETENTION_MS = 86_400_000
+
 export function workerConfig(redisUrl: string, overrides: Partial<LoyaltyWorkerConfig> = {}): LoyaltyWorkerConfig {
   return {
     HTTP_PORT: 0,
@@ -22,6 +25,8 @@ export function workerConfig(redisUrl: string, overrides: Partial<LoyaltyWorkerC
     LOYALTY_CONCURRENCY: 5,
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT_MS: 3000,
+    TRANSACTION_RETENTION: '24h',
+    REDIS_MEMORY_HIGH_WATER_PERCENT: 90,
     ...overrides,
   }
 }

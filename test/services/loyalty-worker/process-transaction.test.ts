@@ -6,7 +6,7 @@ import { closeRedis, connectRedis, createRedis } from '../../../services/shared/
 import { readTransaction } from '../../../services/shared/transactions.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis, type RedisServer } from '../../helpers/redis-server.ts'
-import { loyaltyOf, transactionEvent, writeQueuedRecord } from './fixtures.ts'
+import { loyaltyOf, RETENTION_MS, transactionEvent, writeQueuedRecord } from './fixtures.ts'
 
 let server: RedisServer
 let redis: LoyaltyRedis
@@ -46,7 +46,7 @@ t.test('when a job succeeds, then the handler reports the award as its result', 
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(1)
   await writeQueuedRecord(server.client, event)
-  const { err, result } = await runHandler(transactionJobHandler({ redis, stampsPerVoucher: 10, logger }), fakeJob(event, 0, 8))
+  const { err, result } = await runHandler(transactionJobHandler({ redis, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger }), fakeJob(event, 0, 8))
   t.equal(err, null)
   t.same(result, { stamps_awarded: 1, stamps_after: 1 })
   t.match(entries().find((e) => e.msg === 'transaction awarded'), { job_id: '99', transaction_id: event.transaction_id, user_id: 1, attempt: 1, stamps_after: 1 })
@@ -56,7 +56,7 @@ t.test('when a job fails on an attempt that is not its last, then the failure is
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(2)
   await writeQueuedRecord(server.client, event)
-  const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, logger, beforeAward: () => Promise.reject(new Error('temporary')) })
+  const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger, beforeAward: () => Promise.reject(new Error('temporary')) })
   const job = fakeJob(event, 2, 8)
   const { err } = await runHandler(handler, job)
   t.match(err, { message: 'temporary' })
@@ -69,7 +69,7 @@ t.test('when the last attempt fails, then the record is marked failed with the e
   const { logger, entries } = memoryLogger()
   const event = transactionEvent(3)
   await writeQueuedRecord(server.client, event)
-  const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, logger, beforeAward: () => Promise.reject(new Error('still down')) })
+  const handler = transactionJobHandler({ redis, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger, beforeAward: () => Promise.reject(new Error('still down')) })
   const { err } = await runHandler(handler, fakeJob(event, 7, 8))
   t.match(err, { message: 'still down' })
   t.match(entries().find((e) => e.msg === 'transaction job failed for good'), { level: 'error', attempt: 8, max_attempts: 8, error: 'still down' })
@@ -83,7 +83,7 @@ t.test('when a failure is permanent, then the job is made to fail on this attemp
   const { logger } = memoryLogger()
   const event = transactionEvent(4)
   const job = fakeJob(event, 1, 8) // no record: "transaction record not found"
-  const { err } = await runHandler(transactionJobHandler({ redis, stampsPerVoucher: 10, logger }), job)
+  const { err } = await runHandler(transactionJobHandler({ redis, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger }), job)
   t.type(err, PermanentJobError)
   t.match(err, { message: 'transaction record not found' })
   t.equal(maxAttemptsOf(job), 2, 'no attempts left after this one')
@@ -93,7 +93,7 @@ t.test('when marking the record failed is impossible, then the job still fails a
   const { logger, entries } = memoryLogger()
   const broken = defineLoyaltyCommands(createRedis('redis://127.0.0.1:1/0', { name: 'nowhere' }))
   const event = transactionEvent(5)
-  const { err } = await runHandler(transactionJobHandler({ redis: broken, stampsPerVoucher: 10, logger }), fakeJob(event, 7, 8))
+  const { err } = await runHandler(transactionJobHandler({ redis: broken, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger }), fakeJob(event, 7, 8))
   t.ok(err)
   t.ok(entries().some((e) => e.msg === 'could not mark the transaction failed'))
   broken.disconnect()
@@ -101,6 +101,6 @@ t.test('when marking the record failed is impossible, then the job still fails a
 
 t.test('when the data is not a transaction event, then processTransaction refuses it before touching Redis', async (t) => {
   for (const bad of [null, 'text', [], {}, { ...transactionEvent(1), extra: true }, { ...transactionEvent(1), user_id: 0 }, { ...transactionEvent(1), transaction_id: 'x' }]) {
-    await t.rejects(processTransaction(bad, { redis, stampsPerVoucher: 10, logger: memoryLogger().logger }), { name: 'PermanentJobError', message: /^invalid job data/ })
+    await t.rejects(processTransaction(bad, { redis, stampsPerVoucher: 10, retentionMs: RETENTION_MS, logger: memoryLogger().logger }), { name: 'PermanentJobError', message: /^invalid job data/ })
   }
 })

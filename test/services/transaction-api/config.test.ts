@@ -14,6 +14,7 @@ t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: 8000,
     IDEMPOTENCY_TTL_SECONDS: 86400,
+    REDIS_MEMORY_HIGH_WATER_PERCENT: 90,
   })
 })
 
@@ -26,9 +27,21 @@ t.test('when every setting is given, then they are read and typed', async (t) =>
     LOG_LEVEL: 'warn',
     SHUTDOWN_TIMEOUT_MS: '3000',
     IDEMPOTENCY_TTL_SECONDS: '3600',
+    QUEUE_MAX_BACKLOG: '5000',
+    REDIS_MEMORY_HIGH_WATER_PERCENT: '80',
     UNRELATED: 'ignored',
   })
-  t.same(config, { JWT_SECRET: secret, HTTP_PORT: 6001, HTTP_HOST: '0.0.0.0', REDIS_URL: 'redis://:pw@redis.local:6380/2', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: 3000, IDEMPOTENCY_TTL_SECONDS: 3600 })
+  t.same(config, {
+    JWT_SECRET: secret,
+    HTTP_PORT: 6001,
+    HTTP_HOST: '0.0.0.0',
+    REDIS_URL: 'redis://:pw@redis.local:6380/2',
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_TIMEOUT_MS: 3000,
+    IDEMPOTENCY_TTL_SECONDS: 3600,
+    QUEUE_MAX_BACKLOG: 5000,
+    REDIS_MEMORY_HIGH_WATER_PERCENT: 80,
+  })
 })
 
 t.test('when a setting is bad, then a ConfigError names it without echoing its value', async (t) => {
@@ -44,6 +57,10 @@ t.test('when a setting is bad, then a ConfigError names it without echoing its v
     ['an IDEMPOTENCY_TTL_SECONDS that is not an integer', { IDEMPOTENCY_TTL_SECONDS: '1.5' }, /IDEMPOTENCY_TTL_SECONDS is invalid/],
     ['an IDEMPOTENCY_TTL_SECONDS under a minute', { IDEMPOTENCY_TTL_SECONDS: '59' }, /IDEMPOTENCY_TTL_SECONDS is invalid/],
     ['an IDEMPOTENCY_TTL_SECONDS over 30 days', { IDEMPOTENCY_TTL_SECONDS: '2592001' }, /IDEMPOTENCY_TTL_SECONDS is invalid/],
+    ['a QUEUE_MAX_BACKLOG of 0', { QUEUE_MAX_BACKLOG: '0' }, /QUEUE_MAX_BACKLOG is invalid: an integer from 1/],
+    ['a QUEUE_MAX_BACKLOG that is not a number', { QUEUE_MAX_BACKLOG: 'lots' }, /QUEUE_MAX_BACKLOG is invalid/],
+    ['a REDIS_MEMORY_HIGH_WATER_PERCENT of 100', { REDIS_MEMORY_HIGH_WATER_PERCENT: '100' }, /REDIS_MEMORY_HIGH_WATER_PERCENT is invalid: an integer from 50 to 95/],
+    ['a REDIS_MEMORY_HIGH_WATER_PERCENT under 50', { REDIS_MEMORY_HIGH_WATER_PERCENT: '49' }, /REDIS_MEMORY_HIGH_WATER_PERCENT is invalid/],
   ]
   for (const [name, env, message] of cases) {
     t.test(name, async (t) => {

@@ -8,6 +8,7 @@ import { closeQueue, createQueue, type Job, type Queue, queueCounts, queueReady,
 import { enqueueTransaction } from '../../helpers/kue-save.ts'
 import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
 import { readTransaction, toHash, type TransactionRecord } from '../../../services/shared/transactions.ts'
+import { createAdmission } from '../../../services/transaction-api/admission.ts'
 import { createTransaction, type CreateTransactionDeps } from '../../../services/transaction-api/create-transaction.ts'
 import { ORPHAN_AFTER_MS } from '../../../services/transaction-api/idempotency.ts'
 import { NOT_ENQUEUED } from '../../../services/transaction-api/transaction-store.ts'
@@ -31,7 +32,8 @@ async function withQueue<T>(use: (queue: Queue) => Promise<T>): Promise<T> {
     await closeQueue(queue, 500)
   }
 }
-const deps = (now?: () => Date): CreateTransactionDeps => ({ redis, logger: log.logger, idempotencyTtlSeconds: 60, ...(now ? { now } : {}) })
+const admission = createAdmission(redis, { maxBacklog: undefined, highWaterPercent: 90 })
+const deps = (now?: () => Date): CreateTransactionDeps => ({ redis, logger: log.logger, idempotencyTtlSeconds: 60, admission, ...(now ? { now } : {}) })
 async function rejectsWith(t: Test, promise: Promise<unknown>, status: number): Promise<void> {
   const err = await promise.then(
     () => undefined,
@@ -175,12 +177,17 @@ t.test('when a key is reused with another amount, then 422 and nothing new is wr
   t.equal(await idFor(key), first.record.id)
 })
 
-t.test('when a key names a transaction that is gone, then the key is forgotten and a new transaction made', async (t) => {
+t.test('when a key names a transaction no longer kept (past its retention), then 422 names it and nothing new is written', async (t) => {
   const key = randomUUID()
-  await server.client.set(`idempotency:1:${key}`, randomUUID())
-  const result = await createTransaction(deps(), { userId: 1, amount: 6, currency: 'GBP', idempotencyKey: key })
-  t.equal(result.replayed, false)
-  t.equal(await idFor(key), result.record.id)
-  t.match(await readTransaction(redis, result.record.id), { status: 'queued', job_id: /^\d+$/ })
-  t.ok(log.entries().some((e) => e.msg === 'idempotency key names a missing transaction, forgetting it'))
+  const first = await createTransaction(deps(), { userId: 1, amount: 6, currency: 'GBP', idempotencyKey: key })
+  await server.client.del(`transaction:${first.record.id}`)
+  const jobsBefore = await server.client.get('q:ids')
+  const err = await createTransaction(deps(), { userId: 1, amount: 6, currency: 'GBP', idempotencyKey: key }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.ok(err instanceof HttpError && err.status === 422, 'rejected with 422', { err })
+  t.match((err as Error).message, new RegExp(`transaction ${first.record.id}, which is no longer kept`))
+  t.equal(await idFor(key), first.record.id, 'the key still names the first transaction')
+  t.equal(await server.client.get('q:ids'), jobsBefore, 'no job was written')
 })

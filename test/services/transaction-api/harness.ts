@@ -67,6 +67,7 @@ export async function startApi(t: Teardown, overrides: Partial<TransactionApiCon
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT_MS: 1000,
     IDEMPOTENCY_TTL_SECONDS: 86_400,
+    REDIS_MEMORY_HIGH_WATER_PERCENT: 90,
     ...overrides,
   }
   const api = await start(config, log.logger)
