@@ -72,6 +72,8 @@ for i = 7, #ARGV do job[#job + 1] = ARGV[i] end
 local job_id = save_inactive_job(ARGV[4], ARGV[5], ARGV[6], job)
 redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[3], 'job_id', job_id)
 redis.call('HDEL', KEYS[1], 'error')
+-- Queued again: kept until it is finished, whatever retention its failure had given it.
+redis.call('PERSIST', KEYS[1])
 return job_id
 `
 
