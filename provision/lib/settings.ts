@@ -1,4 +1,5 @@
 import { defaultPorts, type ServiceName } from '../../nginx/routes.ts'
+import { durationPattern } from '../../services/shared/duration.ts'
 
 // The settings a user may change, from the environment or from a `.env` file at the repository root
 // (the environment wins). Documented in provision/README.md and .env.example.
@@ -18,7 +19,7 @@ interface ChoiceSetting {
 interface PatternSetting {
   kind: 'pattern'
   pattern: RegExp
-  default: string
+  default?: string
   description: string
 }
 type Definition = IntegerSetting | ChoiceSetting | PatternSetting
@@ -43,6 +44,9 @@ export const serviceSettings = {
   LOYALTY_CONCURRENCY: { kind: 'integer', min: 1, max: 200, description: 'jobs one Loyalty Worker process handles at once' },
   LOG_LEVEL: { kind: 'choice', choices: ['debug', 'info', 'warn', 'error', 'silent'], description: 'services log level' },
   SHUTDOWN_TIMEOUT_MS: { kind: 'integer', min: 100, max: 60000, description: 'milliseconds a service gets to finish on SIGTERM (PM2 waits 2 s longer)' },
+  TRANSACTION_RETENTION: { kind: 'pattern', pattern: new RegExp(durationPattern), description: 'how long finished transaction records are kept, e.g. 90s, 30m, 24h, 7d' },
+  QUEUE_MAX_BACKLOG: { kind: 'integer', min: 1, max: 10_000_000, description: 'transactions waiting to be processed above which new ones get 503 (unset: half of Redis maxmemory)' },
+  REDIS_MEMORY_HIGH_WATER_PERCENT: { kind: 'integer', min: 50, max: 95, description: 'percent of Redis maxmemory above which new transactions get 503' },
 } satisfies Record<string, Definition>
 
 export interface Settings {

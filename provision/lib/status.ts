@@ -76,6 +76,28 @@ export const healthPaths: { name: string; path: string }[] = [
   { name: 'docs', path: '/docs/openapi.json' },
 ]
 
+interface Admission {
+  accepting?: unknown
+  shedding?: unknown
+  queue?: { backlog?: number; max_backlog?: number }
+  redis_memory?: { used?: number; max?: number; high_water?: number }
+}
+
+/**
+ * The Transaction API's admission control, from its /health: whether it takes new transactions, the
+ * backlog against its bound and Redis's memory against the high-water mark. Refusing (shedding load) is
+ * a problem: the platform is up but not taking transactions.
+ */
+export function admissionDetail(body: Admission): { ok: boolean; detail: string } {
+  const count = (n: number | undefined): string => (n === undefined ? '?' : n.toLocaleString('en'))
+  const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MB`)
+  const memory = body.redis_memory
+  const parts = [`backlog ${count(body.queue?.backlog)} of ${count(body.queue?.max_backlog)}`]
+  if (memory !== undefined) parts.push(memory.max ? `Redis ${mb(memory.used)} used, refuses above ${mb(memory.high_water)}` : `Redis ${mb(memory.used)} used, no limit`)
+  if (body.accepting === false) return { ok: false, detail: `NOT accepting new transactions: ${String(body.shedding ?? 'queue full')} (${parts.join(', ')})` }
+  return { ok: true, detail: `accepting, ${parts.join(', ')}` }
+}
+
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 160)
 
 async function checkServices(options: StatusOptions, probes: Probes): Promise<{ checks: Check[]; queue: QueueCounts | undefined }> {
@@ -88,7 +110,12 @@ async function checkServices(options: StatusOptions, probes: Probes): Promise<{ 
         const ok = answer.status === 200 && (name === 'docs' ? typeof body?.openapi === 'string' : body?.healthy === true)
         if (name === 'loyalty' && ok && body?.queue !== undefined) queue = body.queue
         const failing = Array.isArray(body?.failing) ? ` (failing: ${body.failing.join(', ')})` : ''
-        return { ok, name, detail: `GET ${path} → ${answer.status}${failing} in ${Math.round(answer.ms)} ms` }
+        const detail = `GET ${path} → ${answer.status}${failing} in ${Math.round(answer.ms)} ms`
+        if (name === 'transactions' && ok && body !== undefined && 'accepting' in body) {
+          const admission = admissionDetail(body as Admission)
+          return { ok: admission.ok, name, detail: `${detail}; ${admission.detail}` }
+        }
+        return { ok, name, detail }
       } catch (err) {
         return { ok: false, name, detail: `GET ${path}: no answer (${describe(err)})` }
       }

@@ -23,15 +23,31 @@ t.test('when a setting is in both the environment and .env, then the environment
   t.same(settings.service, { LOG_LEVEL: 'debug', TOKEN_TTL_SECONDS: '60' }, 'an empty variable counts as unset')
 })
 
+t.test('when the retention and admission settings are given, then they are passed to the services', async (t) => {
+  const settings = resolveSettings({ TRANSACTION_RETENTION: '7d', QUEUE_MAX_BACKLOG: '20000', REDIS_MEMORY_HIGH_WATER_PERCENT: '80' })
+  t.same(settings.service, { TRANSACTION_RETENTION: '7d', QUEUE_MAX_BACKLOG: '20000', REDIS_MEMORY_HIGH_WATER_PERCENT: '80' })
+})
+
 t.test('when settings are bad, then one error names every bad variable without echoing values', async (t) => {
   let error: Error | undefined
   try {
-    resolveSettings({ NGINX_PORT: '99999', LOYALTY_INSTANCES: 'two', LOG_LEVEL: 'loud', REDIS_MAXMEMORY: 'lots', TOKEN_TTL_SECONDS: '-5' })
+    resolveSettings({
+      NGINX_PORT: '99999',
+      LOYALTY_INSTANCES: 'two',
+      LOG_LEVEL: 'loud',
+      REDIS_MAXMEMORY: 'lots',
+      TOKEN_TTL_SECONDS: '-5',
+      TRANSACTION_RETENTION: 'a week',
+      QUEUE_MAX_BACKLOG: '0',
+      REDIS_MEMORY_HIGH_WATER_PERCENT: '100',
+    })
   } catch (err) {
     error = err as Error
   }
   t.equal(error?.name, 'SettingsError')
-  for (const name of ['NGINX_PORT', 'LOYALTY_INSTANCES', 'LOG_LEVEL', 'REDIS_MAXMEMORY', 'TOKEN_TTL_SECONDS']) t.match(error?.message, name)
+  for (const name of ['NGINX_PORT', 'LOYALTY_INSTANCES', 'LOG_LEVEL', 'REDIS_MAXMEMORY', 'TOKEN_TTL_SECONDS', 'TRANSACTION_RETENTION', 'QUEUE_MAX_BACKLOG', 'REDIS_MEMORY_HIGH_WATER_PERCENT']) {
+    t.match(error?.message, name)
+  }
   t.notMatch(error?.message, /loud|lots|two/)
 })
 

@@ -119,3 +119,26 @@ t.test('when the command is rendered, then it runs the app dir\'s status.ts with
   t.match(script, 'unset NODE_OPTIONS')
   t.notMatch(script, /--env-file \//, 'Node.js would read an --env-file anywhere on its command line')
 })
+
+t.test('when the Transaction API refuses new transactions (queue full), then unhealthy, saying why, with the backlog and memory', async (t) => {
+  const shedding = {
+    healthy: true,
+    accepting: false,
+    shedding: 'Queue full: 63912 transactions are waiting to be processed (the most the platform queues is 63912); retry later',
+    queue: { backlog: 63912, max_backlog: 63912 },
+    redis_memory: { used: 150 * 1024 * 1024, max: 256 * 1024 * 1024, high_water: 0.9 * 256 * 1024 * 1024 },
+  }
+  const status = await collectStatus(options, probes({ http: { '/transactions/health': { status: 200, body: shedding } } }))
+  t.equal(status.healthy, false)
+  t.same(status.problems, [
+    'transactions: GET /transactions/health → 200 in 3 ms; NOT accepting new transactions: Queue full: 63912 transactions are waiting to be processed (the most the platform queues is 63912); retry later (backlog 63,912 of 63,912, Redis 150.0 MB used, refuses above 230.4 MB)',
+  ])
+  t.match(formatStatus(status), /^yoyo-platform: UNHEALTHY \(1 problem\)\n/)
+})
+
+t.test('when the Transaction API accepts, then its line shows the backlog and the memory left', async (t) => {
+  const accepting = { healthy: true, accepting: true, queue: { backlog: 12, max_backlog: 63912 }, redis_memory: { used: 7 * 1024 * 1024, max: 0, high_water: 0 } }
+  const status = await collectStatus(options, probes({ http: { '/transactions/health': { status: 200, body: accepting } } }))
+  t.equal(status.healthy, true)
+  t.match(formatStatus(status), /ok {4}transactions\s+GET \/transactions\/health → 200 in 3 ms; accepting, backlog 12 of 63,912, Redis 7\.0 MB used, no limit/)
+})
