@@ -43,6 +43,8 @@ export interface PlatformStackOptions {
   /** nginx's token rate limit; default the provisioned one (nginx/routes.ts). */
   tokenRateLimit?: { ratePerSecond: number; burst: number }
   logLevel?: 'debug' | 'info' | 'warn'
+  /** More service settings for the env file, e.g. { TRANSACTION_RETENTION: '2s' }. */
+  settings?: Record<string, string>
 }
 
 export interface Pm2Process {
@@ -206,6 +208,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       LOYALTY_CONCURRENCY: String(options.loyaltyConcurrency ?? 10),
       TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 30),
       LOG_LEVEL: options.logLevel ?? 'info',
+      ...options.settings,
     }
     await writeFile(envFile, Object.entries(settings).map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 })
 
