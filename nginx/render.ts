@@ -220,7 +220,9 @@ server {
     proxy_set_header Host $host;
     proxy_set_header X-Request-Id $yoyo_request_id;
     proxy_set_header X-Real-IP $remote_addr;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    # The address nginx saw, not the client's own X-Forwarded-For with it appended: nginx is the
+    # platform's edge, and the Auth API and the dashboard limit failed logins by this address.
+    proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $http_host;
     proxy_connect_timeout 2s;

@@ -4,7 +4,7 @@ import { healthRoute, type HealthCheck } from '../shared/health.ts'
 import { createHttpApp } from '../shared/http.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { Queue } from '../shared/queue.ts'
-import { requireLogin } from './basic-auth.ts'
+import { type AttemptLimit, requireLogin } from './basic-auth.ts'
 import { pageHeaders } from './page-headers.ts'
 import { refuseCrossSite } from './same-origin.ts'
 
@@ -14,6 +14,8 @@ export interface DashboardAppDependencies {
   kueApp: RequestHandler
   user: string
   password: string
+  /** Failed logins per address before a 429 (tests use small ones); default basic-auth.ts's. */
+  attemptLimit?: AttemptLimit
 }
 
 interface NodeRedisClient {
@@ -39,7 +41,7 @@ export function createDashboardApp(logger: Logger, deps: DashboardAppDependencie
   return createHttpApp(logger, (app) => {
     app.use(pageHeaders)
     app.get('/health', healthRoute({ queue: queueCheck(deps.queue) }))
-    app.use(requireLogin(deps.user, deps.password))
+    app.use(requireLogin(deps.user, deps.password, deps.attemptLimit))
     app.use(refuseCrossSite)
     app.post('/job', () => {
       throw new HttpError(405, 'Jobs are created by the Transaction API (POST /transactions), not by the dashboard', { Allow: 'GET, PUT, DELETE' })

@@ -6,6 +6,9 @@ export const keys = {
   idempotency: (userId: number, key: string) => `idempotency:${userId}:${key}`,
   loyalty: (userId: number) => `loyalty:${userId}`,
   vouchers: (userId: number) => `loyalty:${userId}:vouchers`,
+  // Failed logins in the current window (auth-api/login-limit.ts); the username as its SHA-256.
+  loginFailuresUser: (usernameHash: string) => `login-failures:user:${usernameHash}`,
+  loginFailuresAddress: (address: string) => `login-failures:addr:${address}`,
   // kue keeps its own keys under this prefix.
   queuePrefix: 'q',
 } as const

@@ -253,7 +253,14 @@ export const openApiDocument = {
               unknownField: { value: { error: 'Unknown field: "grant_type"' } },
             }),
           },
-          '429': error('More than 10 requests/s from this address (nginx)', 'Too many requests, slow down', retryAfter),
+          '429': {
+            description: 'More than 10 requests/s from this address (nginx), or too many failed logins for this username or from this address (the Auth API: 10 per username, 100 per address in 15 minutes; a right password is refused too until the window ends)',
+            headers: { ...requestIdHeader, ...retryAfter },
+            content: json(ref('Error'), {
+              rate: { value: { error: 'Too many requests, slow down' } },
+              failures: { value: { error: 'Too many failed logins, try again later' } },
+            }),
+          },
           ...common,
         },
       },

@@ -156,6 +156,14 @@ t.test('when a request is proxied, then the service sees the forwarded client, s
   t.equal(seen.headers.connection, undefined, 'no Connection: close towards the upstream')
 })
 
+t.test('when a client sends its own X-Forwarded-For or X-Real-IP, then the service sees only the address nginx saw', async (t) => {
+  for (const path of ['/authentication/token', '/queue/stats', '/loyalty/me']) {
+    const { body } = await call(path, { method: path.endsWith('token') ? 'POST' : 'GET', headers: { 'x-forwarded-for': '203.0.113.66, 10.0.0.1', 'x-real-ip': '203.0.113.67' } })
+    t.equal(body.headers?.['x-forwarded-for'], '127.0.0.1', `${path}: X-Forwarded-For is nginx's peer only`)
+    t.equal(body.headers?.['x-real-ip'], '127.0.0.1', `${path}: X-Real-IP too`)
+  }
+})
+
 t.test('when requests follow each other, then nginx reuses its upstream connection (keepalive)', async (t) => {
   const auth = stubs.find((stub) => stub.service === 'auth')!
   const before = auth.connections

@@ -43,9 +43,11 @@ t.test('when the dashboard is asked without a login or with a wrong one, then 40
     'not base64': 'Basic !!!',
     'no colon': `Basic ${Buffer.from('admin').toString('base64')}`,
   }
-  for (const [what, authorization] of Object.entries(attempts)) {
+  for (const [index, [what, authorization]] of Object.entries(attempts).entries()) {
     for (const path of ['/', '/active', '/stats', '/jobs/inactive/0..10/asc', '/job/1', '/stylesheets/main.css']) {
-      const res = await fetch(`${url}${path}`, { headers: authorization === undefined ? {} : { authorization } })
+      // Each kind from its own address (as nginx passes it): 12 wrong logins from one would be limited.
+      const headers: Record<string, string> = { 'x-forwarded-for': `198.51.100.${index}`, ...(authorization === undefined ? {} : { authorization }) }
+      const res = await fetch(`${url}${path}`, { headers })
       t.equal(res.status, 401, `${what}: GET ${path} → 401`)
       t.equal(res.headers.get('www-authenticate'), `Basic realm="${REALM}", charset="UTF-8"`)
       t.match(await res.json(), { error: /Log in/ })
