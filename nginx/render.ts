@@ -9,6 +9,7 @@ import {
   type StaticSite,
   tokenRateLimit,
 } from './routes.ts'
+import { docsCsp } from './docs-site.ts'
 
 export interface RouterOptions {
   /** What `listen` takes: a port (80) or address:port ('127.0.0.1:8080'). */
@@ -63,6 +64,17 @@ function regexEscape(text: string): string {
 // (a browser applies a stylesheet only when it comes as text/css).
 const staticTypes = 'types { text/html html; text/css css; application/javascript js; application/json json; image/png png; }'
 
+/** The browser-facing headers of a static site's answers: its CSP, no framing, no sniffing, no referrer off-site. */
+function pageHeaders(site: StaticSite): string {
+  const csp = { docs: docsCsp }[site]
+  return [
+    `add_header Content-Security-Policy "${csp}" always;`,
+    'add_header X-Frame-Options DENY always;',
+    'add_header X-Content-Type-Options nosniff always;',
+    'add_header Referrer-Policy same-origin always;',
+  ].join('\n        ')
+}
+
 /**
  * A static site: `<prefix>` redirects to `<prefix>/`, which serves index.html; a missing file is the JSON 404.
  * The docs site also gives the platform its /favicon.ico (browsers ask for it on every page, the queue
@@ -91,7 +103,7 @@ function staticLocations(route: StaticRoute, root: string): string[] {
         default_type application/octet-stream;
         # A new release publishes new files under the same names: revalidate (a 304 while unchanged).
         add_header Cache-Control "no-cache" always;
-        add_header X-Content-Type-Options nosniff always;
+        ${pageHeaders(route.site)}
         ${requestIdHeader}
     }`]
 }
@@ -208,7 +220,9 @@ server {
     proxy_set_header Host $host;
     proxy_set_header X-Request-Id $yoyo_request_id;
     proxy_set_header X-Real-IP $remote_addr;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    # The address nginx saw, not the client's own X-Forwarded-For with it appended: nginx is the
+    # platform's edge, and the Auth API and the dashboard limit failed logins by this address.
+    proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Host $http_host;
     proxy_connect_timeout 2s;
@@ -216,6 +230,8 @@ server {
     proxy_send_timeout 30s;
     # The services echo the request id; nginx sets it once for every answer, its own errors included.
     proxy_hide_header X-Request-Id;
+    # What framework answered is nobody's business (kue's express app names itself).
+    proxy_hide_header X-Powered-By;
     ${requestIdHeader}
 
     ${errorPages}

@@ -77,7 +77,7 @@ export const ensureSmokeTest: Step = {
       const after = await call(`${base}/loyalty/me`, { headers: { authorization } })
       expect('GET /loyalty/me', after, 200)
       if (Number(after.body.transactions) > Number(before.body.transactions)) {
-        ctx.detail(`transaction ${String(created.body.id)} stamped: ${String(after.body.stamps)} stamp(s), ${(after.body.vouchers as unknown[]).length} voucher(s)`)
+        ctx.detail(`transaction ${String(created.body.id)} stamped: ${String(after.body.stamps)} stamp(s), ${String(after.body.vouchers_total)} voucher(s)`)
         return
       }
       if (Date.now() > deadline) throw new Error(`transaction ${String(created.body.id)} was not stamped within 15 s (is the Loyalty Worker consuming the queue?)`)

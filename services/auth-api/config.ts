@@ -8,9 +8,15 @@ export interface AuthConfig {
   REDIS_URL: string
   JWT_SECRET: string
   TOKEN_TTL_SECONDS: number
+  LOGIN_FAILURES_PER_USER: number
+  LOGIN_FAILURES_PER_ADDRESS: number
+  LOGIN_FAILURE_WINDOW_SECONDS: number
   LOG_LEVEL: LogLevel
   SHUTDOWN_TIMEOUT_MS: number
 }
+
+const count = (fallback: number) =>
+  ({ type: 'integer', minimum: 1, maximum: 1_000_000, default: fallback, description: 'a whole number from 1 to 1000000' }) as const
 
 const authSchema: JSONSchemaType<AuthConfig> = {
   type: 'object',
@@ -25,9 +31,16 @@ const authSchema: JSONSchemaType<AuthConfig> = {
       default: 30,
       description: 'a whole number of seconds from 1 to 86400',
     },
+    // Failed logins allowed per username and per client address in a window (login-limit.ts).
+    LOGIN_FAILURES_PER_USER: count(10),
+    LOGIN_FAILURES_PER_ADDRESS: count(100),
+    LOGIN_FAILURE_WINDOW_SECONDS: { type: 'integer', minimum: 1, maximum: 86400, default: 900, description: 'a whole number of seconds from 1 to 86400' },
     ...commonSettings,
   },
-  required: ['HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'TOKEN_TTL_SECONDS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS'],
+  required: [
+    'HTTP_PORT', 'HTTP_HOST', 'REDIS_URL', 'JWT_SECRET', 'TOKEN_TTL_SECONDS',
+    'LOGIN_FAILURES_PER_USER', 'LOGIN_FAILURES_PER_ADDRESS', 'LOGIN_FAILURE_WINDOW_SECONDS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS',
+  ],
   additionalProperties: false,
 }
 

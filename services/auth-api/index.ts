@@ -6,6 +6,7 @@ import { createAuthApp } from './app.ts'
 import type { AuthConfig } from './config.ts'
 import { createVerifiedCredentials, type VerifiedCredentials } from './credentials-cache.ts'
 import { createLogin } from './login.ts'
+import { createLoginLimiter } from './login-limit.ts'
 import { scryptHasher, type PasswordHasher } from './passwords.ts'
 
 export interface AuthOptions {
@@ -28,7 +29,12 @@ export async function start(
     const dummyHash = await hasher.hash(randomBytes(32).toString('base64'))
     const verified = options.verified ?? createVerifiedCredentials()
     const login = createLogin({ redis, hasher, verified, dummyHash, logger })
-    const app = createAuthApp(logger, { redis, login, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.TOKEN_TTL_SECONDS })
+    const limiter = createLoginLimiter(
+      redis,
+      { perUser: config.LOGIN_FAILURES_PER_USER, perAddress: config.LOGIN_FAILURES_PER_ADDRESS, windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS },
+      logger,
+    )
+    const app = createAuthApp(logger, { redis, login, limiter, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.TOKEN_TTL_SECONDS })
     server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
   } catch (err) {
     await closeRedis(redis)

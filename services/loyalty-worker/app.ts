@@ -7,6 +7,7 @@ import { queueCounts, type Queue } from '../shared/queue.ts'
 import type { Redis } from '../shared/redis.ts'
 import { tokenFrom, verifyToken } from '../shared/tokens.ts'
 import { readLoyalty } from './award.ts'
+import { readVoucherPage } from './voucher-page.ts'
 
 export interface LoyaltyAppDependencies {
   redis: Redis
@@ -16,7 +17,9 @@ export interface LoyaltyAppDependencies {
 
 /**
  * GET /health: Redis and the queue's counts (503 when either cannot be read).
- * GET /me with `Authorization: Bearer <jwt>`: the caller's stamps, vouchers and transaction count.
+ * GET /me with `Authorization: Bearer <jwt>`: the caller's stamps, a page of vouchers (`limit`,
+ * `cursor`) and their total, and the transaction count. The token is checked before the query, so
+ * nobody learns anything about the parameters before proving who they are.
  */
 export function createLoyaltyApp(logger: Logger, deps: LoyaltyAppDependencies): Express {
   const { redis, queue, jwtSecret } = deps
@@ -33,7 +36,8 @@ export function createLoyaltyApp(logger: Logger, deps: LoyaltyAppDependencies): 
       const token = tokenFrom(req.get('authorization'), undefined)
       if (token === undefined) throw unauthorized('Missing bearer token')
       const claims = verifyToken(token, jwtSecret)
-      res.json(await readLoyalty(redis, claims.user_id))
+      const page = readVoucherPage(req.query as Record<string, unknown>)
+      res.json(await readLoyalty(redis, claims.user_id, page))
     })
   })
 }

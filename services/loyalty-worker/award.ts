@@ -1,6 +1,7 @@
 import { keys } from '../shared/keys.ts'
 import type { Redis } from '../shared/redis.ts'
 import type { LoyaltyAward } from '../shared/transactions.ts'
+import { firstPage, type VoucherPage } from './voucher-page.ts'
 
 /**
  * The award, atomic and idempotent per transaction: the queue delivers a job at least once (retries,
@@ -151,17 +152,31 @@ export interface Voucher {
 export interface LoyaltyAccount {
   user_id: number
   stamps: number
+  /** One page of vouchers, oldest first. */
   vouchers: Voucher[]
+  /** All the user's vouchers, on every page. */
+  vouchers_total: number
+  /** The cursor of the next page, null on the last one. */
+  next_cursor: string | null
   transactions: number
 }
 
-/** A user's stamps, vouchers and transaction count, read in one MULTI so they agree with each other. */
-export async function readLoyalty(redis: Redis, userId: number): Promise<LoyaltyAccount> {
-  const replies = await redis.multi().hgetall(keys.loyalty(userId)).lrange(keys.vouchers(userId), 0, -1).exec()
+/**
+ * A user's stamps, one page of vouchers, their total and the transaction count, read in one MULTI so
+ * they agree with each other. Only the page is read: LRANGE costs the page plus the walk to its start.
+ */
+export async function readLoyalty(redis: Redis, userId: number, page: VoucherPage = firstPage): Promise<LoyaltyAccount> {
+  const { start, limit } = page
+  const replies = await redis
+    .multi()
+    .hgetall(keys.loyalty(userId))
+    .llen(keys.vouchers(userId))
+    .lrange(keys.vouchers(userId), start, start + limit - 1)
+    .exec()
   if (replies === null) throw new Error('loyalty read was aborted')
-  const [[hashErr, hash], [listErr, list]] = replies as [[Error | null, Record<string, string>], [Error | null, string[]]]
-  if (hashErr) throw hashErr
-  if (listErr) throw listErr
+  for (const [err] of replies) if (err) throw err
+  const [[, hash], [, total], [, list]] = replies as [[null, Record<string, string>], [null, number], [null, string[]]]
+  const next = start + list.length
   return {
     user_id: userId,
     stamps: Number(hash.stamps ?? 0),
@@ -169,6 +184,8 @@ export async function readLoyalty(redis: Redis, userId: number): Promise<Loyalty
       const { id, issued_at, transaction_id } = JSON.parse(entry) as Voucher
       return { id, issued_at, transaction_id }
     }),
+    vouchers_total: total,
+    next_cursor: list.length > 0 && next < total ? String(next) : null,
     transactions: Number(hash.transactions ?? 0),
   }
 }

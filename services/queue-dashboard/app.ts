@@ -4,7 +4,9 @@ import { healthRoute, type HealthCheck } from '../shared/health.ts'
 import { createHttpApp } from '../shared/http.ts'
 import type { Logger } from '../shared/logger.ts'
 import type { Queue } from '../shared/queue.ts'
-import { requireLogin } from './basic-auth.ts'
+import { type AttemptLimit, requireLogin } from './basic-auth.ts'
+import { pageHeaders } from './page-headers.ts'
+import { refuseCrossSite } from './same-origin.ts'
 
 export interface DashboardAppDependencies {
   queue: Queue
@@ -12,6 +14,8 @@ export interface DashboardAppDependencies {
   kueApp: RequestHandler
   user: string
   password: string
+  /** Failed logins per address before a 429 (tests use small ones); default basic-auth.ts's. */
+  attemptLimit?: AttemptLimit
 }
 
 interface NodeRedisClient {
@@ -31,11 +35,14 @@ const queueCheck =
  * GET /health (no login: it tells nothing but up or down), then, behind HTTP basic auth, kue's UI and
  * JSON API at the root: nginx strips the /queue prefix and kue's pages link relatively, so they work
  * under it unchanged. Jobs are created by the Transaction API only: kue's POST /job is refused.
+ * Every answer carries the page headers (CSP, no framing); changes from another site are refused.
  */
 export function createDashboardApp(logger: Logger, deps: DashboardAppDependencies): Express {
   return createHttpApp(logger, (app) => {
+    app.use(pageHeaders)
     app.get('/health', healthRoute({ queue: queueCheck(deps.queue) }))
-    app.use(requireLogin(deps.user, deps.password))
+    app.use(requireLogin(deps.user, deps.password, deps.attemptLimit))
+    app.use(refuseCrossSite)
     app.post('/job', () => {
       throw new HttpError(405, 'Jobs are created by the Transaction API (POST /transactions), not by the dashboard', { Allow: 'GET, PUT, DELETE' })
     })

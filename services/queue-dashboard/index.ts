@@ -2,6 +2,7 @@ import type { Logger } from '../shared/logger.ts'
 import { closeQueue, createQueue, queueReady } from '../shared/queue.ts'
 import { listen } from '../shared/server.ts'
 import { createDashboardApp } from './app.ts'
+import type { AttemptLimit } from './basic-auth.ts'
 import type { QueueDashboardConfig } from './config.ts'
 import { kueDashboard } from './kue-app.ts'
 
@@ -14,7 +15,7 @@ export interface RunningQueueDashboard {
 const QUEUE_READY_WAIT_MS = 3000
 
 /** Starts the queue dashboard (kue's UI behind basic auth). kue keeps one queue per process: one dashboard per process. */
-export async function start(config: QueueDashboardConfig, logger: Logger): Promise<RunningQueueDashboard> {
+export async function start(config: QueueDashboardConfig, logger: Logger, options: { attemptLimit?: AttemptLimit } = {}): Promise<RunningQueueDashboard> {
   // With the offline queue: kue makes some of its Redis clients lazily, on the page's first call, and
   // without it that call fails while the new client connects ("the offline queue is deactivated"). A
   // page, unlike an API, can wait; /health still says 503 after 1 s when Redis is down.
@@ -31,6 +32,7 @@ export async function start(config: QueueDashboardConfig, logger: Logger): Promi
       kueApp: kueDashboard('yoyo-platform queue'),
       user: config.QUEUE_DASHBOARD_USER,
       password: config.QUEUE_DASHBOARD_PASSWORD,
+      ...(options.attemptLimit === undefined ? {} : { attemptLimit: options.attemptLimit }),
     })
     server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
   } catch (err) {

@@ -9,5 +9,7 @@ import type { RequestHandler } from 'express'
 export function kueDashboard(title: string): RequestHandler {
   const app = kue.app
   app.set('title', title)
+  // Express 4 announces itself on every answer by default; the platform's apps never do.
+  app.disable('x-powered-by')
   return app as unknown as RequestHandler
 }

@@ -8,6 +8,9 @@ export const keys = {
   vouchers: (userId: number) => `loyalty:${userId}:vouchers`,
   // Ids of completed and failed transactions, oldest first: what the retention sweep trims.
   finishedTransactions: 'transactions:finished',
+  // Failed logins in the current window (auth-api/login-limit.ts); the username as its SHA-256.
+  loginFailuresUser: (usernameHash: string) => `login-failures:user:${usernameHash}`,
+  loginFailuresAddress: (address: string) => `login-failures:addr:${address}`,
   // kue keeps its own keys under this prefix.
   queuePrefix: 'q',
 } as const

@@ -67,6 +67,27 @@ export const transactionIdSchema = {
   description: 'the id `POST /transactions` answered with',
 } as const
 
+/**
+ * The query of `GET /loyalty/me`: vouchers come a page at a time, oldest first, so that one user's
+ * answer stays small however many vouchers they earned (a user with 394,000 transactions had 5.5 MB).
+ */
+export const voucherPageLimits = { default: 20, max: 100 } as const
+export const loyaltyQuerySchema = {
+  type: 'object',
+  properties: {
+    limit: {
+      type: 'string',
+      pattern: '^[0-9]{1,3}$',
+      description: `vouchers per page, 1 to ${voucherPageLimits.max} (default ${voucherPageLimits.default})`,
+    },
+    cursor: {
+      type: 'string',
+      pattern: '^[0-9]{1,10}$',
+      description: 'the `next_cursor` of the previous page; without it, the first page',
+    },
+  },
+} as const
+
 // Examples, the same as the README's HTTPie session.
 const exampleToken =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoxLCJ1c2VybmFtZSI6ImFsaWNlIiwiY2FuX3RyYW5zYWN0Ijp0cnVlLCJpYXQiOjE3NjM3OTM2MDAsImV4cCI6MTc2Mzc5MzYzMH0.EdGQZlu7j93lFxJKsXpSIZhV9zw0l-gWf9o65VGqgyg'
@@ -248,7 +269,14 @@ export const openApiDocument = {
               unknownField: { value: { error: 'Unknown field: "grant_type"' } },
             }),
           },
-          '429': error('More than 10 requests/s from this address (nginx)', 'Too many requests, slow down', retryAfter),
+          '429': {
+            description: 'More than 10 requests/s from this address (nginx), or too many failed logins for this username or from this address (the Auth API: 10 per username, 100 per address in 15 minutes; a right password is refused too until the window ends)',
+            headers: { ...requestIdHeader, ...retryAfter },
+            content: json(ref('Error'), {
+              rate: { value: { error: 'Too many requests, slow down' } },
+              failures: { value: { error: 'Too many failed logins, try again later' } },
+            }),
+          },
           ...common,
         },
       },
@@ -301,16 +329,33 @@ export const openApiDocument = {
       get: {
         tags: ['loyalty'],
         summary: 'Your stamps and vouchers',
-        description: 'Each transaction earns one stamp; every `LOYALTY_STAMPS_PER_VOUCHER` (10) stamps become one voucher.',
+        description:
+          'Each transaction earns one stamp; every `LOYALTY_STAMPS_PER_VOUCHER` (10) stamps become one voucher. ' +
+          `Vouchers come ${voucherPageLimits.default} at a time (\`limit\` up to ${voucherPageLimits.max}), oldest first, with their total; ` +
+          'pass `next_cursor` as `cursor` for the next page. A cursor stays valid while new vouchers are earned (they are added at the end).',
         operationId: 'getLoyalty',
         security: [{ bearer: [] }],
+        parameters: [
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: voucherPageLimits.max, default: voucherPageLimits.default }, description: loyaltyQuerySchema.properties.limit.description },
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string', pattern: loyaltyQuerySchema.properties.cursor.pattern }, description: loyaltyQuerySchema.properties.cursor.description },
+        ],
         responses: {
           '200': {
-            description: 'The loyalty account of the token\'s user',
+            description: 'The loyalty account of the token\'s user, with one page of vouchers (oldest first); `next_cursor` fetches the next page',
             headers: requestIdHeader,
-            content: json(ref('LoyaltyAccount'), { alice: { value: { user_id: 1, stamps: 1, vouchers: [], transactions: 1 } } }),
+            content: json(ref('LoyaltyAccount'), {
+              alice: { value: { user_id: 1, stamps: 1, vouchers: [], vouchers_total: 0, next_cursor: null, transactions: 1 } },
+            }),
           },
           '401': error('No Bearer token, or a bad or expired one', 'Invalid or expired token', { 'WWW-Authenticate': { schema: { type: 'string' } } }),
+          '422': {
+            description: 'The `limit` or the `cursor` is not one this endpoint gives',
+            headers: requestIdHeader,
+            content: json(ref('Error'), {
+              limit: { value: { error: `limit must be an integer from 1 to ${voucherPageLimits.max}` } },
+              cursor: { value: { error: 'cursor must be the next_cursor of a previous page' } },
+            }),
+          },
           ...common,
         },
       },
@@ -399,10 +444,16 @@ export const openApiDocument = {
         properties: {
           user_id: { type: 'integer', minimum: 1 },
           stamps: { type: 'integer', minimum: 0, description: 'stamps toward the next voucher' },
-          vouchers: { type: 'array', items: ref('Voucher') },
+          vouchers: { type: 'array', items: ref('Voucher'), maxItems: voucherPageLimits.max, description: 'one page of vouchers, oldest first' },
+          vouchers_total: { type: 'integer', minimum: 0, description: 'all the vouchers of the user, on every page' },
+          next_cursor: {
+            type: ['string', 'null'],
+            pattern: loyaltyQuerySchema.properties.cursor.pattern,
+            description: 'the `cursor` of the next page, or null on the last page',
+          },
           transactions: { type: 'integer', minimum: 0, description: 'transactions awarded so far' },
         },
-        required: ['user_id', 'stamps', 'vouchers', 'transactions'],
+        required: ['user_id', 'stamps', 'vouchers', 'vouchers_total', 'next_cursor', 'transactions'],
         additionalProperties: false,
       },
       Health: {

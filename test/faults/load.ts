@@ -163,7 +163,7 @@ export interface LoyaltySnapshot {
 
 async function loyaltyOf(stack: PlatformStack, user: number): Promise<LoyaltySnapshot> {
   const account = await readLoyalty(stack.redis.client, user)
-  return { earned: account.stamps + account.vouchers.length * stack.stampsPerVoucher, transactions: account.transactions }
+  return { earned: account.stamps + account.vouchers_total * stack.stampsPerVoucher, transactions: account.transactions }
 }
 
 /** Users' loyalty now: a scenario that reuses users settles against it. */

@@ -42,6 +42,8 @@ export interface PlatformStackOptions {
   redisArgs?: string[]
   /** nginx's token rate limit; default the provisioned one (nginx/routes.ts). */
   tokenRateLimit?: { ratePerSecond: number; burst: number }
+  /** The Auth API's failed-login limits (LOGIN_FAILURES_PER_USER / _PER_ADDRESS); default the service's. */
+  loginFailureLimits?: { perUser: number; perAddress: number }
   logLevel?: 'debug' | 'info' | 'warn'
   /** More service settings for the env file, e.g. { TRANSACTION_RETENTION: '2s' }. */
   settings?: Record<string, string>
@@ -207,6 +209,9 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       LOYALTY_STAMPS_PER_VOUCHER: String(stampsPerVoucher),
       LOYALTY_CONCURRENCY: String(options.loyaltyConcurrency ?? 10),
       TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 30),
+      ...(options.loginFailureLimits === undefined
+        ? {}
+        : { LOGIN_FAILURES_PER_USER: String(options.loginFailureLimits.perUser), LOGIN_FAILURES_PER_ADDRESS: String(options.loginFailureLimits.perAddress) }),
       LOG_LEVEL: options.logLevel ?? 'info',
       ...options.settings,
     }

@@ -7,6 +7,8 @@ import { createServer, type IncomingHttpHeaders, request, type Server } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { createHash } from 'node:crypto'
+import { docsIndexHtml } from '../../nginx/docs-site.ts'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import type { ServiceName } from '../../nginx/routes.ts'
 import { startNginx, type NginxServer } from '../helpers/nginx-server.ts'
@@ -36,6 +38,8 @@ async function startStub(service: ServiceName): Promise<Stub> {
     req.on('end', () => {
       const seen: Seen = { service, method: req.method ?? '', url: req.url ?? '', headers: req.headers }
       res.setHeader('X-Request-Id', 'set-by-the-service')
+      // As kue's own express app does: nginx must not pass it on.
+      res.setHeader('X-Powered-By', 'Express')
       res.setHeader('Content-Type', 'application/json')
       res.statusCode = req.url === '/missing' ? 404 : 200
       res.end(JSON.stringify(req.url === '/missing' ? { error: 'service says no' } : seen))
@@ -49,9 +53,10 @@ async function startStub(service: ServiceName): Promise<Stub> {
 }
 
 // The docs site: a page and a stylesheet, as the provisioner publishes them (nginx/docs-site.ts).
+// index.html is the real page: its inline style must be allowed by the CSP nginx sends.
 const docsDir = await mkdtemp(join(tmpdir(), 'yoyo-docs-'))
 t.teardown(() => rm(docsDir, { recursive: true, force: true }))
-await writeFile(join(docsDir, 'index.html'), '<!doctype html><title>docs</title>')
+await writeFile(join(docsDir, 'index.html'), docsIndexHtml)
 await writeFile(join(docsDir, 'swagger-ui.css'), 'body { margin: 0 }')
 await writeFile(join(docsDir, 'openapi.json'), '{"openapi":"3.1.0"}')
 await writeFile(join(docsDir, 'favicon-32x32.png'), 'png')
@@ -149,6 +154,14 @@ t.test('when a request is proxied, then the service sees the forwarded client, s
   t.equal(seen.headers['x-forwarded-host'], 'yoyo.test:8080', 'with the port the client used')
   t.equal(seen.headers.host, 'yoyo.test')
   t.equal(seen.headers.connection, undefined, 'no Connection: close towards the upstream')
+})
+
+t.test('when a client sends its own X-Forwarded-For or X-Real-IP, then the service sees only the address nginx saw', async (t) => {
+  for (const path of ['/authentication/token', '/queue/stats', '/loyalty/me']) {
+    const { body } = await call(path, { method: path.endsWith('token') ? 'POST' : 'GET', headers: { 'x-forwarded-for': '203.0.113.66, 10.0.0.1', 'x-real-ip': '203.0.113.67' } })
+    t.equal(body.headers?.['x-forwarded-for'], '127.0.0.1', `${path}: X-Forwarded-For is nginx's peer only`)
+    t.equal(body.headers?.['x-real-ip'], '127.0.0.1', `${path}: X-Real-IP too`)
+  }
 })
 
 t.test('when requests follow each other, then nginx reuses its upstream connection (keepalive)', async (t) => {
@@ -278,12 +291,39 @@ t.test('when /queue/<path> is asked, then the dashboard gets /<path>; /queue alo
   t.equal(redirect.headers.get('location'), '/queue/', 'a relative Location: the browser keeps its host:port (Vagrant\'s 8080)')
 })
 
+t.test('when /docs/ files are served, then each carries a CSP without unsafe-inline that allows the page\'s inline style, and no framing', async (t) => {
+  for (const path of ['/docs/', '/docs/swagger-ui.css', '/docs/openapi.json']) {
+    const res = await fetch(`${nginx.url}${path}`)
+    const body = await res.text()
+    const csp = res.headers.get('content-security-policy') ?? ''
+    t.match(csp, /(^|; )frame-ancestors 'none'(;|$)/, `${path}: frame-ancestors 'none'`)
+    t.match(csp, /(^|; )default-src 'none'(;|$)/, `${path}: default-src 'none'`)
+    t.notMatch(csp, /unsafe-inline|unsafe-eval/, `${path}: no unsafe-inline or unsafe-eval`)
+    t.equal(res.headers.get('x-frame-options'), 'DENY', `${path}: X-Frame-Options`)
+    t.equal(res.headers.get('x-content-type-options'), 'nosniff', `${path}: nosniff`)
+    t.equal(res.headers.get('referrer-policy'), 'same-origin', `${path}: Referrer-Policy`)
+    if (path !== '/docs/') continue
+    const styles = [...body.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((match) => match[1]!)
+    t.equal(styles.length, 1, 'the page has one inline style')
+    for (const style of styles) t.ok(csp.includes(`'sha256-${createHash('sha256').update(style, 'utf8').digest('base64')}'`), 'its hash is in style-src')
+    t.notMatch(body, /<script>|\son[a-z]+=/i, 'and no inline script or event handler')
+  }
+})
+
+t.test('when a service names its framework (X-Powered-By), then nginx does not pass it on', async (t) => {
+  for (const path of ['/queue/', '/loyalty/me', '/queue/missing']) {
+    const res = await fetch(`${nginx.url}${path}`)
+    await res.arrayBuffer()
+    t.equal(res.headers.get('x-powered-by'), null, `${path}: no X-Powered-By`)
+  }
+})
+
 t.test('when /docs/ is asked, then nginx serves the docs files itself with their types, and a JSON 404 for others', async (t) => {
   const page = await fetch(`${nginx.url}/docs/`)
   t.equal(page.status, 200)
   t.match(page.headers.get('content-type'), /^text\/html/)
   t.ok(page.headers.get('x-request-id'), 'a request id')
-  t.equal(await page.text(), '<!doctype html><title>docs</title>')
+  t.equal(await page.text(), docsIndexHtml)
   const css = await fetch(`${nginx.url}/docs/swagger-ui.css`)
   t.match(css.headers.get('content-type'), /^text\/css/, 'a stylesheet as text/css')
   await css.text()

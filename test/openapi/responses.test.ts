@@ -127,7 +127,10 @@ t.test('when loyalty is read, then accounts with and without vouchers are answer
     account = await call('GET', '/loyalty/me', { headers: bearer(bob) })
   }
   conforms(t, 'GET', '/loyalty/me', account, 200)
-  t.match(account.body, { user_id: 2, vouchers: [{ id: String, issued_at: String, transaction_id: String }] }, 'a voucher')
+  t.match(account.body, { user_id: 2, vouchers: [{ id: String, issued_at: String, transaction_id: String }], vouchers_total: 1, next_cursor: null }, 'a voucher')
+  conforms(t, 'GET', '/loyalty/me', await call('GET', '/loyalty/me?limit=1&cursor=0', { headers: bearer(bob) }), 200)
+  conforms(t, 'GET', '/loyalty/me', await call('GET', '/loyalty/me?limit=0', { headers: bearer(bob) }), 422)
+  conforms(t, 'GET', '/loyalty/me', await call('GET', '/loyalty/me?cursor=x', { headers: bearer(bob) }), 422)
   conforms(t, 'GET', '/loyalty/me', await call('GET', '/loyalty/me'), 401)
   conforms(t, 'GET', '/loyalty/me', await call('GET', '/loyalty/me', { headers: bearer('a.b.c') }), 401)
   conforms(t, 'GET', '/loyalty/health', await call('GET', '/loyalty/health'), 200)

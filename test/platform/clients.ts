@@ -105,6 +105,7 @@ export interface Loyalty {
   user_id: number
   stamps: number
   vouchers: unknown[]
+  vouchers_total: number
   transactions: number
 }
 
@@ -112,17 +113,17 @@ export interface Loyalty {
 export async function loyaltyOf(token: string): Promise<Loyalty> {
   const reply = await curl(['-H', `Authorization: Bearer ${token}`, `${platformUrl}/loyalty/me`])
   const account = reply.body as Loyalty | undefined
-  if (reply.status !== 200 || typeof account?.stamps !== 'number' || typeof account.transactions !== 'number' || !Array.isArray(account.vouchers)) {
+  if (reply.status !== 200 || typeof account?.stamps !== 'number' || typeof account.transactions !== 'number' || !Array.isArray(account.vouchers) || typeof account.vouchers_total !== 'number') {
     throw new Error(`GET /loyalty/me: ${describeReply(reply)}`)
   }
   return account
 }
 
 /** Every stamp ever earned: those held plus those exchanged for vouchers. */
-export const stampsEarned = (account: Loyalty, stampsPerVoucher: number): number => account.stamps + account.vouchers.length * stampsPerVoucher
+export const stampsEarned = (account: Loyalty, stampsPerVoucher: number): number => account.stamps + account.vouchers_total * stampsPerVoucher
 
 export const showLoyalty = (account: Loyalty): string =>
-  `${account.transactions} transaction(s), ${account.stamps} stamp(s), ${account.vouchers.length} voucher(s)`
+  `${account.transactions} transaction(s), ${account.stamps} stamp(s), ${account.vouchers_total} voucher(s)`
 
 export type Probe<T> = { done: true, value: T } | { done: false, seen: string }
 

@@ -10,7 +10,9 @@ import t from 'tap'
 import { request } from '../helpers/http-client.ts'
 import { startPlatform } from '../helpers/platform-stack.ts'
 
-const stack = await startPlatform()
+// The Auth API's own failed-login limits are raised here: this file measures nginx's rate limit and
+// the login's timing (44 wrong passwords for alice); login-limits.security.ts tests those limits.
+const stack = await startPlatform({ loginFailureLimits: { perUser: 100_000, perAddress: 100_000 } })
 t.teardown(() => stack.stop())
 
 const login = (username: string, password: string, path = '/authentication/token', headers: Record<string, string> = {}) =>

@@ -202,7 +202,7 @@ class Generator {
 }
 
 t.test(`when ${REQUESTS} generated requests (seed ${SEED}) hit the APIs through nginx, then no 5xx, no missing answer and no crash`, async (t) => {
-  const stack = await startPlatform({ tokenRateLimit: { ratePerSecond: 1000, burst: 1000 } })
+  const stack = await startPlatform({ tokenRateLimit: { ratePerSecond: 1000, burst: 1000 }, loginFailureLimits: { perUser: 100_000, perAddress: 100_000 } })
   t.teardown(() => stack.stop())
   const restartsBefore = await restartsOf(stack)
   const generator = new Generator(SEED, stack.jwtSecret, (user) => stack.token(user))

@@ -13,7 +13,7 @@ import { startPlatform } from '../helpers/platform-stack.ts'
 import { badTokens } from './bad-tokens.ts'
 import { restartsOf } from './checks.ts'
 
-const stack = await startPlatform({ tokenRateLimit: { ratePerSecond: 1000, burst: 1000 } })
+const stack = await startPlatform({ tokenRateLimit: { ratePerSecond: 1000, burst: 1000 }, loginFailureLimits: { perUser: 100_000, perAddress: 100_000 } })
 t.teardown(() => stack.stop())
 const restartsBefore = await restartsOf(stack)
 

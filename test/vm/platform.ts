@@ -3,7 +3,7 @@
 import { ProcessOutput, retry, sleep } from 'zx'
 import type { Vm } from './vm.ts'
 
-export type Loyalty = { user_id: number, stamps: number, vouchers: unknown[], transactions: number }
+export type Loyalty = { user_id: number, stamps: number, vouchers: unknown[], vouchers_total: number, transactions: number }
 
 async function request(url: string, init: RequestInit): Promise<{ status: number, body: unknown, text: string }> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) })

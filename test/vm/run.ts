@@ -192,7 +192,7 @@ async function main(): Promise<void> {
 /** One more processed transaction: one more stamp, or a completed card (a voucher, stamps back down). */
 function awardedOneMore(before: Loyalty, after: Loyalty): boolean {
   if (after.transactions !== before.transactions + 1) return false
-  return after.stamps === before.stamps + 1 || after.vouchers.length === before.vouchers.length + 1
+  return after.stamps === before.stamps + 1 || after.vouchers_total === before.vouchers_total + 1
 }
 
 /** On failure: what the guest's services say, saved next to the other logs and shown in short. */

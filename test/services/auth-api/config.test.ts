@@ -10,6 +10,9 @@ t.test('when only JWT_SECRET is set, then the defaults apply', async (t) => {
     REDIS_URL: 'redis://127.0.0.1:6379/0',
     JWT_SECRET: secret,
     TOKEN_TTL_SECONDS: 30,
+    LOGIN_FAILURES_PER_USER: 10,
+    LOGIN_FAILURES_PER_ADDRESS: 100,
+    LOGIN_FAILURE_WINDOW_SECONDS: 900,
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: 8000,
   })

@@ -160,5 +160,5 @@ t.test('when a record is marked failed, then a completed or missing record is le
 
 t.test('when a user has nothing yet, then their account reads as zeros and no vouchers', async (t) => {
   const userId = nextUser++
-  t.same(await readLoyalty(redis, userId), { user_id: userId, stamps: 0, vouchers: [], transactions: 0 })
+  t.same(await readLoyalty(redis, userId), { user_id: userId, stamps: 0, vouchers: [], vouchers_total: 0, next_cursor: null, transactions: 0 })
 })

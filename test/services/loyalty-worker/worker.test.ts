@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { start } from '../../../services/loyalty-worker/index.ts'
@@ -239,7 +240,70 @@ t.test('/me', async (t) => {
     const token = signToken({ user_id: 42, username: 'new', can_transact: true }, secret, 30)
     const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
     t.equal(res.status, 200)
-    t.same(await res.json(), { user_id: 42, stamps: 0, vouchers: [], transactions: 0 })
+    t.same(await res.json(), { user_id: 42, stamps: 0, vouchers: [], vouchers_total: 0, next_cursor: null, transactions: 0 })
+  })
+
+  t.test('when a user has more vouchers than a page, then /me answers one page, the total and a cursor that walks them all once', async (t) => {
+    const userId = 43
+    const vouchers = Array.from({ length: 1045 }, (_, i) => ({ id: randomUUID(), issued_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), transaction_id: randomUUID() }))
+    await redis.client.rpush(keys.vouchers(userId), ...vouchers.map((voucher) => JSON.stringify(voucher)))
+    await redis.client.hset(keys.loyalty(userId), 'stamps', 3, 'transactions', 10_453)
+    const headers = { authorization: `Bearer ${signToken({ user_id: userId, username: 'many', can_transact: true }, secret, 30)}` }
+
+    const first = await fetch(url, { headers })
+    t.equal(first.status, 200)
+    const text = await first.text()
+    const page = JSON.parse(text) as { vouchers: unknown[]; vouchers_total: number; next_cursor: string | null; stamps: number; transactions: number }
+    t.equal(page.vouchers.length, 20, 'the default page is 20 vouchers')
+    t.same(page.vouchers, vouchers.slice(0, 20), 'oldest first')
+    t.match(page, { vouchers_total: 1045, next_cursor: '20', stamps: 3, transactions: 10_453 })
+    t.ok(text.length < 4000, `the answer stays small: ${text.length} bytes for 1,045 vouchers`)
+
+    const seen: unknown[] = []
+    let cursor: string | null = null
+    let pages = 0
+    do {
+      const res: Response = await fetch(`${url}?limit=100${cursor === null ? '' : `&cursor=${cursor}`}`, { headers })
+      t.equal(res.status, 200)
+      const body = (await res.json()) as { vouchers: unknown[]; vouchers_total: number; next_cursor: string | null }
+      t.ok(body.vouchers.length <= 100)
+      seen.push(...body.vouchers)
+      cursor = body.next_cursor
+      pages++
+    } while (cursor !== null && pages < 20)
+    t.equal(pages, 11, '11 pages of at most 100')
+    t.same(seen, vouchers, 'every voucher once, in order')
+
+    const past = await fetch(`${url}?cursor=5000`, { headers })
+    t.match(await past.json(), { vouchers: [], vouchers_total: 1045, next_cursor: null }, 'a cursor past the end: an empty last page')
+  })
+
+  const badQueries: [string, string, RegExp][] = [
+    ['limit=0', 'the limit is 0', /^limit must be an integer from 1 to 100$/],
+    ['limit=101', 'the limit is over 100', /^limit/],
+    ['limit=1000000', 'the limit is huge', /^limit/],
+    ['limit=abc', 'the limit is not a number', /^limit/],
+    ['limit=1.5', 'the limit is not an integer', /^limit/],
+    ['limit=-1', 'the limit is negative', /^limit/],
+    ['limit=', 'the limit is empty', /^limit/],
+    ['limit=5&limit=6', 'the limit is repeated', /^limit/],
+    ['cursor=abc', 'the cursor is not one /me gave', /^cursor must be the next_cursor of a previous page$/],
+    ['cursor=-1', 'the cursor is negative', /^cursor/],
+    ['cursor=99999999999', 'the cursor is too long', /^cursor/],
+    ['cursor=1&cursor=2', 'the cursor is repeated', /^cursor/],
+  ]
+  for (const [query, when, message] of badQueries) {
+    t.test(`when ${when}, then 422 with a JSON error naming it`, async (t) => {
+      const headers = { authorization: `Bearer ${signToken({ user_id: 43, username: 'many', can_transact: true }, secret, 30)}` }
+      const res = await fetch(`${url}?${query}`, { headers })
+      t.equal(res.status, 422)
+      t.match(await res.json(), { error: message })
+    })
+  }
+
+  t.test('when the query is bad and there is no token, then 401: the token is checked first', async (t) => {
+    const res = await fetch(`${url}?limit=0`)
+    t.equal(res.status, 401)
   })
 
   const cases: [string, Record<string, string>][] = [
