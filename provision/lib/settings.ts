@@ -47,6 +47,9 @@ export const serviceSettings = {
   TRANSACTION_RETENTION: { kind: 'pattern', pattern: new RegExp(durationPattern), description: 'how long finished transaction records are kept, e.g. 90s, 30m, 24h, 7d' },
   QUEUE_MAX_BACKLOG: { kind: 'integer', min: 1, max: 10_000_000, description: 'transactions waiting to be processed above which new ones get 503 (unset: half of Redis maxmemory)' },
   REDIS_MEMORY_HIGH_WATER_PERCENT: { kind: 'integer', min: 50, max: 95, description: 'percent of Redis maxmemory above which new transactions get 503' },
+  LOGIN_FAILURES_PER_USER: { kind: 'integer', min: 1, max: 1_000_000, description: 'failed logins allowed per username in a window' },
+  LOGIN_FAILURES_PER_ADDRESS: { kind: 'integer', min: 1, max: 1_000_000, description: 'failed logins allowed per client address in a window' },
+  LOGIN_FAILURE_WINDOW_SECONDS: { kind: 'integer', min: 1, max: 86400, description: 'the window of the failed-login limits, in seconds' },
 } satisfies Record<string, Definition>
 
 export interface Settings {
