@@ -30,7 +30,7 @@ t.test('when rendered, then upstreams keep connections alive and requests carry 
     'proxy_set_header Connection "";',
     'proxy_set_header X-Request-Id $yoyo_request_id;',
     'add_header X-Request-Id $yoyo_request_id always;',
-    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    'proxy_set_header X-Forwarded-For $remote_addr;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'limit_req_zone $binary_remote_addr zone=yoyo_token:1m rate=10r/s;',
     'limit_req zone=yoyo_token burst=20 nodelay;',
