@@ -8,6 +8,15 @@ t.test('when nothing is set, then the defaults apply and service settings are le
     ports: { auth: 5000, transactions: 5001, loyalty: 5002, dashboard: 5003 },
     loyaltyInstances: 2,
     redisMaxmemory: '256mb',
+    machine: {
+      NGINX_PORT: '80',
+      AUTH_PORT: '5000',
+      TRANSACTIONS_PORT: '5001',
+      LOYALTY_PORT: '5002',
+      DASHBOARD_PORT: '5003',
+      LOYALTY_INSTANCES: '2',
+      REDIS_MAXMEMORY: '256mb',
+    },
     service: {},
   })
 })
