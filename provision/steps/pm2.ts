@@ -146,7 +146,7 @@ async function ensureLoyaltyInstances(ctx: Context, running: number): Promise<vo
 }
 
 /**
- * The three apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
+ * The platform's apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
  * only when the build, the env file or the ecosystem changed, or an app is not online; it reloads the
  * cluster apps one process at a time (no downtime) and keeps a scaled-out instance count. Then
  * `pm2 save`, so a reboot brings back the same list. A changed LOYALTY_INSTANCES is applied with

@@ -40,8 +40,8 @@ export async function start(
   options: LoyaltyWorkerOptions = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
   // No auto-pipelining here: it holds each command to the end of the tick, and a job's commands run one
-  // after another, so the drain was slower with it (1 instance 2,836 against 4,218 jobs/s, 2 instances
-  // 4,032 against 4,442; docs/performance.md). Every script still becomes a command before the client's
+  // after another, so the drain was slower with it (measured in docs/performance.md). Every script still
+  // becomes a command before the client's
   // first command, which auto-pipelining requires (ioredis issue #1931).
   const redis = defineLoyaltyCommands(createRedis(config.REDIS_URL, { name: 'loyalty-worker', logger }))
   defineSweepFinishedCommand(defineSweepCommand(defineRepairCommand(redis)))

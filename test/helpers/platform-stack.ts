@@ -267,7 +267,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       }
     })
 
-    // The three services of the ecosystem (any other app in it is not this harness's business).
+    // The harness's apps of the ecosystem (the dashboard is not this harness's business).
     const started = await pm2(['start', ecosystemFile, '--only', appNames.join(',')])
     const daemon = await daemonPid()
     if (daemon > 0) startedPids.add(daemon)
