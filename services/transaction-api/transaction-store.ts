@@ -3,7 +3,7 @@
 import { withTimeout } from '../shared/errors.ts'
 import { keys } from '../shared/keys.ts'
 import type { Redis } from '../shared/redis.ts'
-import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../shared/transaction-job.ts'
+import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../shared/queue/transaction-job.ts'
 import type { TransactionEvent } from '../shared/transaction-event.ts'
 import { readTransaction, type TransactionRecord, toHash } from '../shared/transactions.ts'
 

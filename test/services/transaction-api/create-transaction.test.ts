@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { HttpError, isDependencyUnavailable } from '../../../services/shared/errors.ts'
-import { closeQueue, createQueue, type Job, type Queue, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Job, type Queue, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue/index.ts'
 import { enqueueTransaction } from '../../helpers/kue-save.ts'
 import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
 import { readTransaction } from '../../../services/shared/transactions.ts'
