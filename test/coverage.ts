@@ -6,7 +6,7 @@
 //    takes that null for the original source: every file came out as one empty line, 100 % of
 //    nothing. Without the field, the report reads each .ts file from disk and maps V8's ranges onto it.
 // 2. Only services/, provision/ and nginx/ count: records of the tests, their helpers, the PM2 config
-//    and the dist builds the fault suites start are dropped.
+//    and the compiled dist/ builds that PM2 runs are dropped.
 // 3. A file there that no test process loaded counts as 0 %, every line of it: a record with one never-run
 //    range over the whole file is added for it, which is what c8's `--all` does (tap has no such option).
 //    A file of types only is left out: it compiles to nothing, so no process ever loads it.
