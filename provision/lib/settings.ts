@@ -1,3 +1,4 @@
+import { parseEnv } from 'node:util'
 import { appNamesOf, platform, type PlatformManifest, type SettingManifest } from '../../services/shared/platform.ts'
 
 // The settings a user may change, from the environment or from a `.env` file at the repository root
@@ -44,22 +45,12 @@ export class SettingsError extends Error {
   override name = 'SettingsError'
 }
 
-/** KEY=VALUE lines as a .env file has them: comments, blank lines, `export `, single or double quotes. */
-export function parseDotenv(text: string): Record<string, string> {
-  const values: Record<string, string> = {}
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim()
-    if (line === '' || line.startsWith('#')) continue
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
-    if (match === null) continue
-    let value = match[2]!
-    const quoted = /^(["'])(.*)\1$/.exec(value)
-    if (quoted !== null) value = quoted[2]!
-    else value = value.replace(/\s+#.*$/, '')
-    values[match[1]!] = value
-  }
-  return values
-}
+/**
+ * KEY=VALUE lines read exactly as `node --env-file` reads them (Node's own parser): comments, blank
+ * lines, `export `, single or double quotes. The services read the env file that way, so the provisioner
+ * must agree with them on every value.
+ */
+export const parseDotenv = (text: string): Record<string, string> => parseEnv(text) as Record<string, string>
 
 function check(name: string, raw: string, setting: SettingManifest): string | undefined {
   if (setting.type === 'integer') {
