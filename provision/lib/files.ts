@@ -95,6 +95,23 @@ export async function ensureFile(ctx: FileContext, path: string, content: string
   return true
 }
 
+/**
+ * Makes `path` an existing file with the given mode and owner, whatever it holds (a log: created empty
+ * when missing, never rewritten).
+ */
+export async function ensureFileExists(ctx: FileContext, path: string, spec: Ownership): Promise<boolean> {
+  const ids = await idsOrFail(ctx, path, spec)
+  const stats = await statOrUndefined(path)
+  if (stats !== undefined && !stats.isFile()) throw new Error(`${path} exists and is not a file`)
+  if (stats !== undefined) return ensureOwnership(ctx, path, spec, ids)
+  ctx.note(`create ${path} (empty, ${octal(spec.mode)} ${spec.owner ?? 'root'}:${spec.group ?? spec.owner ?? 'root'})`)
+  if (ctx.check) return true
+  await writeFile(path, '', { mode: 0o600, flag: 'wx' })
+  await chown(path, ids!.uid, ids!.gid)
+  await chmod(path, spec.mode)
+  return true
+}
+
 /** Makes `path` a directory with the given mode and owner (not recursive: the parent must exist). */
 export async function ensureDirectory(ctx: FileContext, path: string, spec: Ownership): Promise<boolean> {
   const ids = await idsOrFail(ctx, path, spec)

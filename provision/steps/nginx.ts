@@ -4,7 +4,7 @@ import { renderRouterConfig } from '../../nginx/render.ts'
 import type { Context, Step } from '../lib/context.ts'
 import type { Paths } from '../lib/paths.ts'
 import type { Settings } from '../lib/settings.ts'
-import { ensureAbsent, ensureFile, ensureSymlink, readIfExists } from '../lib/files.ts'
+import { ensureAbsent, ensureFile, ensureFileExists, ensureSymlink, readIfExists } from '../lib/files.ts'
 import { $ } from '../lib/shell.ts'
 import { runningPid } from '../lib/system.ts'
 
@@ -24,7 +24,7 @@ export function routerConfigOf(settings: Settings, paths: Paths): string {
 export const routerConfig = (ctx: Context): string => routerConfigOf(ctx.settings, ctx.paths)
 
 /**
- * The router site (rendered from nginx/routes.ts) enabled and the package's default site removed. The
+ * The router site (rendered from platform.json's routes) enabled, its access log 0640, and the package's default site removed. The
  * whole config is validated with `nginx -t` before anything reloads: a config that fails is put back
  * as it was, so the running nginx and the next boot keep the last good one.
  */
@@ -34,6 +34,9 @@ export const ensureNginxConfigured: Step = {
     const { paths } = ctx
     const previous = await readIfExists(paths.nginxSite)
     let changed = await ensureFile(ctx, paths.nginxSite, routerConfig(ctx), { mode: 0o644 })
+    // The access log holds client addresses and request ids: readable by adm (log readers) only, from
+    // the start, as Debian's logrotate creates it after a rotation. nginx keeps a file's mode.
+    await ensureFileExists(ctx, paths.nginxAccessLog, { mode: 0o640, owner: 'www-data', group: 'adm' })
     changed = (await ensureSymlink(ctx, paths.nginxSiteLink, paths.nginxSite)) || changed
     changed = (await ensureAbsent(ctx, paths.nginxDefaultSite)) || changed
     if (!changed || ctx.check) {

@@ -222,9 +222,9 @@ export function parseRecap(output: string): Recap {
  * environment, hence `env -u` in the command) breaks the provisioner's Node 24 module loading
  * ("provision: Cannot set properties of undefined (setting 'verbose')"). TAP_* are tap's, not the user's.
  */
-export function provision(args: string[], loginUser: string): Promise<ProcessOutput> {
+export function provision(args: string[], loginUser: string, settings: Record<string, string> = {}): Promise<ProcessOutput> {
   const env = Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined && !/^(TAP|TAP_.*|_TAPJS_.*)$/.test(entry[0])))
-  return $({ nothrow: true, timeout: '10m', cwd: repoRoot, env: { ...env, SUDO_USER: loginUser } })`env -u NODE_OPTIONS sh provision/bootstrap.sh ${args}`
+  return $({ nothrow: true, timeout: '10m', cwd: repoRoot, env: { ...env, ...settings, SUDO_USER: loginUser } })`env -u NODE_OPTIONS sh provision/bootstrap.sh ${args}`
 }
 
 /** KEY=value lines of an env file (comments and blank lines skipped; no quoting, as the provisioner writes it). */

@@ -18,7 +18,7 @@
 // this environment (NODE_LINK_DIR, platform settings): run it as the machine was provisioned.
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { $ } from 'zx/core'
@@ -357,6 +357,35 @@ await t.test('when the provisioner runs with --check, then it exits 0 and report
   const recap = parseRecap(output.stdout)
   t.match(recap.line, /\b0 would change\b/, `"0 would change" (${recap.line})`, shown)
   t.equal(recap.failed, 0, 'no step failed', shown)
+})
+
+await t.test('when the nginx site is edited by hand and a setting changes, then --check --diff and --json show exactly that, and no secret', async (t) => {
+  const site = '/etc/nginx/sites-available/yoyo-platform.conf'
+  const original = await readFile(site, 'utf8')
+  t.teardown(() => writeFile(site, original))
+  await writeFile(site, `${original}# edited by hand\n`)
+
+  const human = await provision(['--check', '--diff', '--only', 'ensureNginxConfigured'], loginUser)
+  const shown = { output: `${human.stdout}${human.stderr}` }
+  t.equal(human.exitCode, 2, '--check exits 2: drift', shown)
+  t.match(human.stdout, /would write \/etc\/nginx\/sites-available\/yoyo-platform\.conf\n +--- \/etc\/nginx\/sites-available\/yoyo-platform\.conf\n +\+\+\+ \/etc\/nginx\/sites-available\/yoyo-platform\.conf\n +@@ [^\n]+ @@\n(?: +[^\n]*\n)* +-# edited by hand\n/, 'the diff takes the hand edit out', shown)
+
+  const json = await provision(['--check', '--json', '--only', 'ensureEnvironmentFile,ensureNginxConfigured'], loginUser, { TOKEN_TTL_SECONDS: '45' })
+  t.equal(json.exitCode, 2, { stderr: json.stderr })
+  const report = JSON.parse(json.stdout) as { version: number; check: boolean; exitCode: number; steps: { name: string; status: string; changes: { change: string; diff?: string }[] }[] }
+  t.match(report, { version: 1, check: true, exitCode: 2 }, 'stdout is the JSON document alone')
+  const [envStep, nginxStep] = report.steps
+  t.match(envStep, { name: 'ensureEnvironmentFile', status: 'changed', changes: [{ change: `write ${ENV_FILE}`, diff: /^-# TOKEN_TTL_SECONDS=.*\n\+TOKEN_TTL_SECONDS=45$/m }] })
+  t.match(nginxStep, { name: 'ensureNginxConfigured', status: 'changed', changes: [{ diff: /^-# edited by hand$/m }] })
+  t.equal(report.steps.flatMap((s) => s.changes).length, 2, 'exactly those two changes')
+  for (const [name, value] of Object.entries(settings).filter(([n, v]) => /SECRET|PASSWORD|_URL$/.test(n) && v.length >= 8)) {
+    t.notOk(json.stdout.includes(value), `${name} is not in the report`)
+  }
+})
+
+await t.test('when nginx has logged requests, then its access log is readable by adm only (0640, www-data:adm)', async (t) => {
+  const log = await stat('/var/log/nginx/yoyo-platform.access.log')
+  t.equal(log.mode & 0o777, 0o640)
 })
 
 await t.test('when the login user scales loyalty back and saves, then the previous count is online and saved', async (t) => {

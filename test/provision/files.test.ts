@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { ensureAbsent, ensureDirectory, ensureFile, ensureLine, ensureSymlink, type FileContext, readTail } from '../../provision/lib/files.ts'
+import { ensureAbsent, ensureDirectory, ensureFile, ensureFileExists, ensureLine, ensureSymlink, type FileContext, readTail } from '../../provision/lib/files.ts'
 
 // Tests run as root (CI and the dev machine): owner 'root' is the user that exists everywhere.
 function context(check = false): FileContext & { changes: string[]; diffs: string[] } {
@@ -186,4 +186,23 @@ t.test('when a file is created, then its diff is against /dev/null', async (t) =
   const ctx = context(true)
   await ensureFile(ctx, join(dir, 'redis.conf'), 'port 6379\nrequirepass s3cr3t-pw\n', { mode: 0o640 })
   t.equal(ctx.diffs[0], `--- /dev/null\n+++ ${join(dir, 'redis.conf')}\n@@ -0,0 +1,2 @@\n+port 6379\n+requirepass <redacted>\n`)
+})
+
+t.test('when a log file is missing, then ensureFileExists creates it empty with its mode; when it exists, only its mode and owner are fixed, never its content', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'access.log')
+  const check = context(true)
+  t.equal(await ensureFileExists(check, path, { mode: 0o640 }), true)
+  t.same(check.changes, [`create ${path} (empty, 0640 root:root)`])
+  const ctx = context()
+  await ensureFileExists(ctx, path, { mode: 0o640 })
+  t.equal(await readFile(path, 'utf8'), '')
+  t.equal(await mode(path), 0o640)
+  await writeFile(path, 'a logged line\n')
+  await chmod(path, 0o644)
+  const again = context()
+  t.equal(await ensureFileExists(again, path, { mode: 0o640 }), true)
+  t.same(again.changes, [`chmod 0644 → 0640 ${path}`])
+  t.equal(await readFile(path, 'utf8'), 'a logged line\n', 'the content is kept')
+  t.equal(await ensureFileExists(context(), path, { mode: 0o640 }), false, 'then nothing to do')
 })
