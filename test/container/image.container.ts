@@ -16,7 +16,7 @@
 // the image this run built (the stand-in base and the Redis/nginx testbed image are kept, as a cache).
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,7 +26,7 @@ import t from 'tap'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
 import { signToken } from '../../services/shared/tokens.ts'
-import { type LoadTarget, settle, showOutcomes, showUsers, startLoad } from '../faults/load.ts'
+import { type LoadTarget, loyaltySnapshot, settle, showOutcomes, showUsers, startLoad } from '../faults/load.ts'
 import {
   baseImageName,
   buildImage,
@@ -130,7 +130,6 @@ interface ImageConfig {
   Entrypoint: string[]
   Cmd: string[] | null
   Labels: Record<string, string>
-  Healthcheck?: { Test: string[] }
   StopSignal?: string
 }
 
@@ -140,7 +139,8 @@ t.test('the image: within budget, a numeric non-root user, tini as entry, a HEAL
   t.match(config.User, /^[1-9]\d*:[1-9]\d*$/, 'USER is a numeric non-root uid:gid (Kubernetes runAsNonRoot can check it)')
   t.same(config.Entrypoint.slice(0, 2), ['/usr/bin/tini', '--'], 'tini is PID 1')
   t.equal(config.StopSignal, 'SIGTERM')
-  t.same(config.Healthcheck?.Test, ['CMD', 'node', '/app/dist/services/healthcheck.js'], 'the HEALTHCHECK is kept (docker format)')
+  const healthcheck = JSON.parse(await must('podman', [...podmanGlobal, 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', image])) as { Test?: string[] } | null
+  t.same(healthcheck?.Test, ['CMD', 'node', '/app/dist/services/healthcheck.js'], 'the HEALTHCHECK is kept (docker format)')
   t.ok(config.Env.includes('HTTP_HOST=0.0.0.0') && config.Env.includes('HTTP_PORT=8080'), 'listens on 0.0.0.0:8080 unless told otherwise')
   for (const label of ['title', 'description', 'version', 'revision', 'created', 'base.name']) {
     t.ok(config.Labels[`org.opencontainers.image.${label}`], `label org.opencontainers.image.${label}`)
@@ -237,8 +237,11 @@ t.test('the platform as containers in a network namespace: the API flow through 
   const loyalty2 = await service('loyalty-2', ports.loyalty2, 'loyalty-worker')
   const dashboard = await service('dashboard', ports.dashboard, 'queue-dashboard')
 
+  // The router's config: readable by nginx's user in its container (the env file next to it is not).
+  const routerDir = join(dir, 'router')
+  await mkdir(routerDir, { mode: 0o755 })
   await writeFile(
-    join(dir, 'site.conf'),
+    join(routerDir, 'site.conf'),
     renderRouterConfig({
       listen: ports.router,
       upstreams: { auth: `127.0.0.1:${ports.auth}`, transactions: `127.0.0.1:${ports.transactions}`, loyalty: `127.0.0.1:${ports.loyalty1}`, dashboard: `127.0.0.1:${ports.dashboard}` },
@@ -246,7 +249,7 @@ t.test('the platform as containers in a network namespace: the API flow through 
     }),
   )
   await writeFile(
-    join(dir, 'nginx.conf'),
+    join(routerDir, 'nginx.conf'),
     `daemon off;
 master_process off;
 worker_processes 1;
@@ -263,7 +266,7 @@ http {
 }
 `,
   )
-  const router = await start('router', ['--user', 'www-data', '--tmpfs', '/tmp:rw,mode=1777,size=16m', '--volume', `${dir}:/etc/yoyo-router:ro`, testbed, 'nginx', '-e', 'stderr', '-c', '/etc/yoyo-router/nginx.conf'])
+  const router = await start('router', ['--user', 'www-data', '--tmpfs', '/tmp:rw,mode=1777,size=16m', '--volume', `${routerDir}:/etc/yoyo-router:ro`, testbed, 'nginx', '-e', 'stderr', '-c', '/etc/yoyo-router/nginx.conf'])
   const url = `http://${address}:${ports.router}`
 
   // Every service healthy through the router (bounded: 60 s).
@@ -321,12 +324,17 @@ http {
     token: (userId, options = {}) => signToken({ user_id: userId, username: `user-${userId}`, can_transact: options.canTransact ?? true }, jwtSecret, options.ttlSeconds ?? 30),
     queueState: () => readQueueState(client),
   }
+  // alice (user 1) has the flow's stamp already: the settlement counts from here.
+  const baseline = await loyaltySnapshot(target, USERS)
   const loadStarted = performance.now()
   const load = startLoad(target, { users: USERS, count: TRANSACTIONS, concurrency: 12, retry: true, perSecond: PER_SECOND })
   const kills: string[] = []
-  for (const [victim, atMs] of [[loyalty2, 2500], [loyalty1, 5000]] as const) {
+  // Jobs being processed (kue 'active') just before each kill: what a killed worker may have had in hand.
+  const activeAtKill: number[] = []
+  for (const [victim, atMs] of [[loyalty2, 2000], [loyalty1, 4000], [loyalty2, 6000]] as const) {
     const wait = loadStarted + atMs - performance.now()
     if (wait > 0) await sleep(wait)
+    activeAtKill.push((await readQueueState(client)).active)
     await must('podman', [...podmanGlobal, 'kill', '--signal', 'KILL', victim])
     kills.push(victim)
     await sleep(500)
@@ -335,11 +343,11 @@ http {
   const ledger = await load.done
   const loadMs = performance.now() - loadStarted
   const loadEnded = performance.now()
-  const settlement = await settle(target, ledger, { since: loadEnded, timeoutMs: RECOVERY_BOUND_MS + 30_000 })
+  const settlement = await settle(target, ledger, { since: loadEnded, timeoutMs: RECOVERY_BOUND_MS + 30_000, baseline })
   const acked = [...ledger.acknowledged.values()].reduce((sum, ids) => sum + ids.size, 0)
   t.comment(
     `figures container-worker-kill: sent=${ledger.sent} acked=${acked} processed=${settlement.processed} lost=${settlement.lost} awarded_twice=${settlement.awardedTwice} ` +
-      `kills=${kills.length} load_s=${seconds(loadMs)} settled_s=${seconds(settlement.ms)} outcomes=${showOutcomes(ledger)}`,
+      `kills=${kills.length} active_at_kills=${activeAtKill.join('/')} load_s=${seconds(loadMs)} settled_s=${seconds(settlement.ms)} outcomes=${showOutcomes(ledger)}`,
   )
   t.equal(ledger.unacknowledged, 0, 'every transaction acknowledged (the client retries with its Idempotency-Key)')
   t.equal(acked, TRANSACTIONS)
