@@ -25,6 +25,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
+import { keys } from '../../services/shared/keys.ts'
 import { signToken } from '../../services/shared/tokens.ts'
 import { type LoadTarget, loyaltySnapshot, settle, showOutcomes, showUsers, startLoad } from '../faults/load.ts'
 import {
@@ -209,7 +210,7 @@ t.test('the platform as containers in a network namespace: the API flow through 
     return full
   }
   const service = (name: string, port: number, command: string) =>
-    start(name, ['--env-file', envFile, '--env', `HTTP_PORT=${port}`, '--health-interval', 'disable', '--stop-timeout', '20', image, command])
+    start(name, ['--hostname', name, '--env-file', envFile, '--env', `HTTP_PORT=${port}`, '--health-interval', 'disable', '--stop-timeout', '20', image, command])
 
   const redisContainer = await start('redis', [
     '--user', 'redis', '--tmpfs', '/data:rw,mode=1777,size=64m', testbed,
@@ -329,17 +330,53 @@ http {
   const loadStarted = performance.now()
   const load = startLoad(target, { users: USERS, count: TRANSACTIONS, concurrency: 12, retry: true, perSecond: PER_SECOND })
   const kills: string[] = []
-  // Jobs being processed (kue 'active') just before each kill: what a killed worker may have had in hand.
-  const activeAtKill: number[] = []
-  for (const [victim, atMs] of [[loyalty2, 2000], [loyalty1, 4000], [loyalty2, 6000]] as const) {
-    const wait = loadStarted + atMs - performance.now()
+  // The jobs the victim had in hand (kue 'active', taken by it: kue writes the worker's id, kue:<hostname>:<pid>,
+  // into the job as it takes it) when it was killed. At 100/s two workers are idle most of the time, so a
+  // kill at a random moment usually finds nothing in hand: first both workers are frozen (podman pause,
+  // the cgroup freezer) for 2 s while transactions keep coming, then each is killed while the two drain
+  // that backlog, as soon as it holds jobs.
+  const inHandAtKill: number[] = []
+  const at = async (ms: number): Promise<void> => {
+    const wait = loadStarted + ms - performance.now()
     if (wait > 0) await sleep(wait)
-    activeAtKill.push((await readQueueState(client)).active)
-    await must('podman', [...podmanGlobal, 'kill', '--signal', 'KILL', victim])
+  }
+  const inHand = async (hostname: string): Promise<number> => {
+    const members = await client.zrange(`${keys.queuePrefix}:jobs:transaction:active`, 0, -1)
+    if (members.length === 0) return 0
+    const pipeline = client.pipeline()
+    for (const member of members) pipeline.hget(`${keys.queuePrefix}:job:${member.split('|')[1] ?? member}`, 'workerId')
+    const owners = ((await pipeline.exec()) ?? []).map(([, owner]) => String(owner))
+    return owners.filter((owner) => owner.startsWith(`kue:${hostname}:`)).length
+  }
+  const kill = async (victim: string, hostname: string): Promise<void> => {
+    // SIGKILL straight to the container's PID 1 (tini; the kernel then kills every process of the
+    // container): `podman kill` takes a few hundred ms to start, long enough for the jobs seen in hand
+    // to be finished by then.
+    const pid = Number((await must('podman', [...podmanGlobal, 'inspect', '--format', '{{.State.Pid}}', victim])).trim())
+    if (!(pid > 1)) throw new Error(`${victim} has no process`)
+    let held = 0
+    for (let look = 0; look < 500 && held === 0; look++) {
+      held = await inHand(hostname)
+      if (held === 0) await sleep(5)
+    }
+    process.kill(pid, 'SIGKILL')
+    inHandAtKill.push(held)
     kills.push(victim)
+    await must('podman', [...podmanGlobal, 'wait', victim], { timeoutMs: 30_000 })
+    // Restarted as Kubernetes restarts a crashed container (after a back-off; here half a second).
     await sleep(500)
     await must('podman', [...podmanGlobal, 'start', victim], { timeoutMs: 60_000 })
   }
+  await at(1500)
+  await must('podman', [...podmanGlobal, 'pause', loyalty1, loyalty2])
+  await at(3500)
+  await must('podman', [...podmanGlobal, 'unpause', loyalty1, loyalty2])
+  await kill(loyalty1, 'loyalty-1')
+  await at(5000)
+  await must('podman', [...podmanGlobal, 'pause', loyalty1, loyalty2])
+  await at(6500)
+  await must('podman', [...podmanGlobal, 'unpause', loyalty1, loyalty2])
+  await kill(loyalty2, 'loyalty-2')
   const ledger = await load.done
   const loadMs = performance.now() - loadStarted
   const loadEnded = performance.now()
@@ -347,13 +384,14 @@ http {
   const acked = [...ledger.acknowledged.values()].reduce((sum, ids) => sum + ids.size, 0)
   t.comment(
     `figures container-worker-kill: sent=${ledger.sent} acked=${acked} processed=${settlement.processed} lost=${settlement.lost} awarded_twice=${settlement.awardedTwice} ` +
-      `kills=${kills.length} active_at_kills=${activeAtKill.join('/')} load_s=${seconds(loadMs)} settled_s=${seconds(settlement.ms)} outcomes=${showOutcomes(ledger)}`,
+      `kills=${kills.length} in_hand_at_kills=${inHandAtKill.join('/')} load_s=${seconds(loadMs)} settled_s=${seconds(settlement.ms)} outcomes=${showOutcomes(ledger)}`,
   )
   t.equal(ledger.unacknowledged, 0, 'every transaction acknowledged (the client retries with its Idempotency-Key)')
   t.equal(acked, TRANSACTIONS)
   t.ok(settlement.settled, `settled within ${seconds(RECOVERY_BOUND_MS + 30_000)} s: ${JSON.stringify(settlement.state)}`)
   t.equal(settlement.lost, 0, `nothing lost: ${showUsers(settlement)}`)
   t.equal(settlement.awardedTwice, 0, 'nothing awarded twice')
+  t.ok(inHandAtKill.some((held) => held > 0), `a killed worker had jobs in hand (${inHandAtKill.join(', ')})`)
   t.equal(settlement.notCompleted, 0, 'every acknowledged transaction completed')
   t.ok(settlement.ms <= RECOVERY_BOUND_MS, `processed within ${seconds(RECOVERY_BOUND_MS)} s of the load's end (${seconds(settlement.ms)} s)`)
 
