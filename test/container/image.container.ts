@@ -106,6 +106,40 @@ if (process.getuid?.() !== 0 || (await run('podman', ['--version'])).code !== 0)
   process.exit(0)
 }
 
+/**
+ * What an earlier run left behind when it was killed outright (SIGKILL: no handler ran): its containers,
+ * namespace, veth and image, found by the pid in their names, when no process has that pid any more.
+ */
+async function sweepDeadRuns(): Promise<void> {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
+  const dead = (name: string, pattern: RegExp): boolean => {
+    const pid = Number(pattern.exec(name)?.[1] ?? 0)
+    return pid > 0 && pid !== id && !alive(pid)
+  }
+  const lines = (text: string): string[] => text.split('\n').map((line) => line.trim().split(' ')[0] ?? '').filter((line) => line !== '')
+  for (const name of lines((await podman(['ps', '--all', '--format', '{{.Names}}'])).stdout)) {
+    if (dead(name, /^yoyo-ct-(\d+)-/)) await podman(['rm', '--force', '--time', '0', name])
+  }
+  for (const name of lines((await run('ip', ['netns', 'list'])).stdout)) {
+    if (dead(name, /^yoyo-ct-(\d+)$/)) await run('ip', ['netns', 'delete', name])
+  }
+  for (const name of lines((await run('ip', ['-o', 'link', 'show'])).stdout.replace(/^\d+: /gm, ''))) {
+    const link = name.replace(/[:@].*$/, '')
+    if (dead(link, /^yct(\d+)h$/)) await run('ip', ['link', 'delete', link])
+  }
+  for (const name of lines((await podman(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout)) {
+    if (dead(name, /^localhost\/yoyo-platform:test-(\d+)$/)) await podman(['rmi', '--force', name])
+  }
+}
+await sweepDeadRuns()
+
 // --- Build: the stand-in base (cached), the image, the testbed for Redis and nginx (cached) ---------------
 const log = (line: string): void => t.comment(line)
 const base = await ensureStandInBase(log)
