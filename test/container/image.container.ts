@@ -429,6 +429,15 @@ http {
   t.equal(settlement.notCompleted, 0, 'every acknowledged transaction completed')
   t.ok(settlement.ms <= RECOVERY_BOUND_MS, `processed within ${seconds(RECOVERY_BOUND_MS)} s of the load's end (${seconds(settlement.ms)} s)`)
 
+  // Resident memory of each service's node process (tini's child), after the load: for sizing pods.
+  const rss = async (name: string): Promise<string> => {
+    const pid = (await must('podman', [...podmanGlobal, 'inspect', '--format', '{{.State.Pid}}', name])).trim()
+    const child = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(' ')[0]
+    const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${child}/status`, 'utf8').catch(() => ''))?.[1] ?? 0)
+    return `${name.replace(`yoyo-ct-${id}-`, '')}=${Math.round(kb / 1024)}MB`
+  }
+  t.comment(`figures container-rss: ${(await Promise.all([auth, transactions, loyalty1, loyalty2, dashboard].map(rss))).join(' ')}`)
+
   // Graceful shutdown: SIGTERM reaches the service through tini; it finishes and exits 0.
   for (const name of [transactions, loyalty1]) {
     const stopStarted = performance.now()
