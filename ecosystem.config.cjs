@@ -7,7 +7,9 @@
 // service process reads the 0600 env file itself, with `node --env-file` (PM2 passes node_args to
 // cluster workers too). A value set here (HTTP_PORT) wins over the file: Node never overrides a
 // variable that is already set.
+// The apps, their entries, ports, modes and instance counts are platform.json's.
 const { existsSync } = require('node:fs')
+const platform = require('./platform.json')
 
 const envFile = process.env.YOYO_ENV_FILE || '/etc/yoyo-platform/platform.env'
 
@@ -16,19 +18,19 @@ function integer(name, fallback) {
   return Number.isInteger(value) && value > 0 ? value : fallback
 }
 
+/** A machine setting's value from the environment, or its default in platform.json. */
+const setting = (name) => integer(name, platform.settings[name].default)
+
 // Services finish in-flight work within SHUTDOWN_TIMEOUT_MS of SIGTERM/SIGINT (default 8 s); PM2 waits
 // 2 s longer before it SIGKILLs, so a clean shutdown is never cut short.
-const shutdownTimeoutMs = integer('SHUTDOWN_TIMEOUT_MS', 8000)
+const shutdownTimeoutMs = setting('SHUTDOWN_TIMEOUT_MS')
 
 const common = {
   cwd: __dirname,
-  // Cluster mode even for one instance: `pm2 reload` then starts the new process before stopping the
-  // old one (no downtime), and `pm2 scale <app> N` works for every app.
-  exec_mode: 'cluster',
   node_args: [
     // A young generation of 2 MB instead of V8's default (up to 16 MB per semi-space, grown under load):
-    // the Transaction API's resident memory was 92 MB idle and 165 MB after load instead of 107 and
-    // 265 MB, for about 5 % fewer requests/s (docs/performance.md, change 4). Five processes share a 2 GB VM.
+    // less resident memory for a few percent of throughput (docs/performance.md, change 4). Five
+    // processes share a 2 GB VM.
     '--max-semi-space-size=2',
     ...(existsSync(envFile) ? [`--env-file=${envFile}`] : []),
   ],
@@ -45,43 +47,19 @@ const common = {
   time: false,
 }
 
-const env = (port) => ({ HTTP_PORT: String(port), SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), NODE_ENV: 'production' })
-
+// Cluster mode even for one instance (the APIs): `pm2 reload` then starts the new process before stopping
+// the old one (no downtime), and `pm2 scale <app> N` works. One instance each for the APIs: on a 2-CPU
+// VM they are I/O bound and the loyalty workers need the CPUs. The queue consumers scale with
+// `pm2 scale loyalty N` (kept across reboots); an instance count from a setting applies at the first start
+// only (a reload does not rescale): the provisioner applies a changed LOYALTY_INSTANCES with `pm2 scale`
+// (provision/lib/loyalty-instances.ts). The dashboard, kue's UI for people, runs one process in fork mode.
 module.exports = {
-  apps: [
-    {
-      ...common,
-      name: 'auth',
-      script: 'dist/services/auth-api/main.js',
-      // One each for the APIs: on a 2-CPU VM they are I/O bound and the loyalty workers need the CPUs.
-      instances: 1,
-      env: env(integer('AUTH_PORT', 5000)),
-    },
-    {
-      ...common,
-      name: 'transactions',
-      script: 'dist/services/transaction-api/main.js',
-      instances: 1,
-      env: env(integer('TRANSACTIONS_PORT', 5001)),
-    },
-    {
-      ...common,
-      name: 'loyalty',
-      script: 'dist/services/loyalty-worker/main.js',
-      // The queue consumers: scale with `pm2 scale loyalty N` (kept across reboots). This count applies at
-      // the first start only (a reload does not rescale): the provisioner applies a changed
-      // LOYALTY_INSTANCES with `pm2 scale` (provision/lib/loyalty-instances.ts).
-      instances: integer('LOYALTY_INSTANCES', 2),
-      env: env(integer('LOYALTY_PORT', 5002)),
-    },
-    {
-      ...common,
-      name: 'dashboard',
-      script: 'dist/services/queue-dashboard/main.js',
-      // kue's web UI, for people: one process is plenty, and fork mode (a reload restarts it) is fine.
-      exec_mode: 'fork',
-      instances: 1,
-      env: env(integer('DASHBOARD_PORT', 5003)),
-    },
-  ],
+  apps: Object.entries(platform.apps).map(([name, app]) => ({
+    ...common,
+    name,
+    script: `dist/${app.source}/main.js`,
+    exec_mode: app.process.mode,
+    instances: typeof app.process.instances === 'number' ? app.process.instances : setting(app.process.instances),
+    env: { HTTP_PORT: String(setting(app.port)), SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), NODE_ENV: 'production' },
+  })),
 }

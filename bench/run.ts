@@ -69,9 +69,9 @@ async function main(): Promise<void> {
   const platformEnv = await readEnvFile(values['env-file'])
   const redisUrl = platformEnv.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
   const ports = {
-    auth: num(platformEnv.AUTH_PORT ?? process.env.AUTH_PORT, defaultPorts.auth),
-    transactions: num(platformEnv.TRANSACTIONS_PORT ?? process.env.TRANSACTIONS_PORT, defaultPorts.transactions),
-    loyalty: num(platformEnv.LOYALTY_PORT ?? process.env.LOYALTY_PORT, defaultPorts.loyalty),
+    auth: num(platformEnv.AUTH_PORT ?? process.env.AUTH_PORT, defaultPorts.auth!),
+    transactions: num(platformEnv.TRANSACTIONS_PORT ?? process.env.TRANSACTIONS_PORT, defaultPorts.transactions!),
+    loyalty: num(platformEnv.LOYALTY_PORT ?? process.env.LOYALTY_PORT, defaultPorts.loyalty!),
     nginx: num(process.env.NGINX_PORT, 80),
   }
   if (!values['no-wait']) await waitForCi(30 * 60_000, log)

@@ -191,7 +191,7 @@ export function renderRouterConfig(options: RouterOptions): string {
     ...serviceRoutes.flatMap((route) => routeLocations(route, burst)),
     ...staticRoutes.flatMap((route) => staticLocations(route, options.staticRoots![route.site]!)),
   ].join('\n    ')
-  return `# Managed by the yoyo-platform provisioner (rendered from nginx/routes.ts): edits are overwritten.
+  return `# Managed by the yoyo-platform provisioner (rendered from platform.json by nginx/render.ts): edits are overwritten.
 ${upstreams}
 
 # Token requests per client IP; 1 MB of state holds about 16,000 addresses.

@@ -1,7 +1,10 @@
-// The one list of public routes: which path prefix reaches which service. nginx/render.ts turns it into
-// the router config; the provisioner and the nginx integration tests both render from here.
+// The public routes, from the platform manifest (platform.json): which path prefix reaches which service.
+// nginx/render.ts turns them into the router config; the provisioner and the nginx integration tests
+// both render from here.
+import { appNamesOf, defaultPortOf, platform, type PlatformManifest } from '../services/shared/platform.ts'
 
-export type ServiceName = 'auth' | 'transactions' | 'loyalty' | 'dashboard'
+/** An app of the manifest: auth, transactions, loyalty, dashboard. */
+export type ServiceName = string
 
 /** Sites of static files nginx serves itself (RouterOptions.staticRoots names their directories). */
 export type StaticSite = 'docs'
@@ -36,24 +39,17 @@ export type Route = ServiceRoute | StaticRoute
 
 export const isStaticRoute = (route: Route): route is StaticRoute => 'site' in route
 
-export const routes: Route[] = [
-  { prefix: '/authentication', service: 'auth', rateLimited: ['/token'] },
-  { prefix: '/transactions', service: 'transactions', passThroughExcept: ['/transactions', '/health'] },
-  { prefix: '/loyalty', service: 'loyalty' },
-  // kue's web UI and JSON API, behind HTTP basic auth (checked by the dashboard itself). Its pages use
-  // relative links only, so they work under the prefix as they are.
-  { prefix: '/queue', service: 'dashboard' },
-  // Swagger UI and the OpenAPI document (services/shared/openapi.ts) as /docs/openapi.json.
-  { prefix: '/docs', site: 'docs' },
-]
-
-/** Default service ports (each service's HTTP_PORT), overridable by AUTH_PORT, TRANSACTIONS_PORT, LOYALTY_PORT, DASHBOARD_PORT. */
-export const defaultPorts: Record<ServiceName, number> = {
-  auth: 5000,
-  transactions: 5001,
-  loyalty: 5002,
-  dashboard: 5003,
+/** The manifest's routes: each app's prefix to its service, then each static site. */
+export function routesOf(manifest: PlatformManifest): Route[] {
+  const services = appNamesOf(manifest).map((service): ServiceRoute => ({ ...manifest.apps[service]!.route, service }))
+  const sites = Object.entries(manifest.sites).map(([site, { prefix }]): StaticRoute => ({ prefix, site: site as StaticSite }))
+  return [...services, ...sites]
 }
+
+export const routes: Route[] = routesOf(platform)
+
+/** Default service ports (each service's HTTP_PORT), overridable by the app's port setting (AUTH_PORT, ...). */
+export const defaultPorts: Record<ServiceName, number> = Object.fromEntries(appNamesOf(platform).map((app) => [app, defaultPortOf(platform, app)]))
 
 /** Token issuing: 10 requests/s per client IP, bursts of 20 served at once, the rest get 429. */
 export const tokenRateLimit = { ratePerSecond: 10, burst: 20 }

@@ -1,13 +1,15 @@
-// `npm run dev`: the three services from source (tsx), against the Redis at REDIS_URL, with their logs
-// interleaved on stdout. For a full platform with nginx and PM2, provision a VM instead (`vagrant up`).
+// `npm run dev`: every app of platform.json from source (tsx), against the Redis at REDIS_URL, with their
+// logs interleaved on stdout. For a full platform with nginx and PM2, provision a VM instead (`vagrant up`).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { appNamesOf, defaultPortOf, platform, sourceEntryOf } from '../services/shared/platform.ts'
 
-const services = [
-  { name: 'auth', entry: 'services/auth-api/main.ts', port: 5000 },
-  { name: 'transactions', entry: 'services/transaction-api/main.ts', port: 5001 },
-  { name: 'loyalty', entry: 'services/loyalty-worker/main.ts', port: 5002 },
-]
+const services = appNamesOf(platform).map((name) => ({
+  name,
+  entry: sourceEntryOf(platform, name),
+  portSetting: platform.apps[name]!.port,
+  port: defaultPortOf(platform, name),
+}))
 
 const env = { ...process.env }
 if (!env.JWT_SECRET) {
@@ -15,10 +17,14 @@ if (!env.JWT_SECRET) {
   env.JWT_SECRET = randomBytes(48).toString('base64')
   process.stderr.write('dev: JWT_SECRET is not set, using a random secret for this run\n')
 }
+if (!env.QUEUE_DASHBOARD_PASSWORD) {
+  env.QUEUE_DASHBOARD_PASSWORD = randomBytes(18).toString('base64url')
+  process.stderr.write('dev: QUEUE_DASHBOARD_PASSWORD is not set, the dashboard runs with a random one (set it to log in)\n')
+}
 
-const children: ChildProcess[] = services.map(({ name, entry, port }) => {
+const children: ChildProcess[] = services.map(({ name, entry, portSetting, port }) => {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...env, HTTP_PORT: env[`${name.toUpperCase()}_PORT`] ?? String(port) },
+    env: { ...env, HTTP_PORT: env[portSetting] ?? String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   child.on('exit', (code, signal) => {

@@ -3,7 +3,7 @@
 // Usage: kue-noop.ts --prefix qbench --concurrency 10
 import { parseArgs } from 'node:util'
 import kue from 'kue'
-import { TRANSACTION_JOB } from '../../services/shared/queue.ts'
+import { TRANSACTION_JOB } from '../../services/shared/queue/index.ts'
 
 const { values } = parseArgs({ options: { prefix: { type: 'string', default: 'qbench' }, concurrency: { type: 'string', default: '10' } } })
 const queue = kue.createQueue({ prefix: values.prefix, jobEvents: false, redis: process.env.REDIS_URL } as unknown as Parameters<typeof kue.createQueue>[0])

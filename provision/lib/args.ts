@@ -16,7 +16,7 @@ export class UsageError extends Error {
 export const usage = `Usage: sudo ./provision/bootstrap.sh [options]
 
 Provisions this Ubuntu/Debian machine (or the Vagrant VM) to run yoyo-platform: Redis, nginx, PM2 and
-the three services. Every step checks before it changes anything: a second run changes nothing.
+the services. Every step checks before it changes anything: a second run changes nothing.
 
 Options:
   --check          report what would change, change nothing (exit 2 when something would, 0 when not)

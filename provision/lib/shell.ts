@@ -4,7 +4,7 @@ import type { ProcessPromise } from 'zx'
 // zx's CommonJS build, which its ES module entry only re-exports: under tap's process-info loader on
 // Node 24 those re-exports come out undefined, while the build itself loads the same everywhere.
 const zx = createRequire(import.meta.url)('zx') as typeof import('zx')
-export const { $, retry, within } = zx
+export const { $, retry } = zx
 
 let lastCommand: string | undefined
 

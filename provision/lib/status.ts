@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { $ } from 'zx'
 import { REDIS_PORT } from './env-file.ts'
 import { parseDotenv } from './settings.ts'
+import { platform, publicHealthPathsOf } from '../../services/shared/platform.ts'
 
 export interface StatusOptions {
   /** Where nginx answers on this machine, e.g. http://127.0.0.1:80. */
@@ -67,14 +68,8 @@ export interface PlatformStatus {
   problems: string[]
 }
 
-/** What each public part answers on, through nginx. */
-export const healthPaths: { name: string; path: string }[] = [
-  { name: 'auth', path: '/authentication/health' },
-  { name: 'transactions', path: '/transactions/health' },
-  { name: 'loyalty', path: '/loyalty/health' },
-  { name: 'dashboard', path: '/queue/health' },
-  { name: 'docs', path: '/docs/openapi.json' },
-]
+/** What each public part answers on, through nginx (from platform.json). */
+export const healthPaths: { name: string; path: string }[] = publicHealthPathsOf(platform)
 
 interface Admission {
   accepting?: unknown

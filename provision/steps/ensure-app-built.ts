@@ -1,3 +1,4 @@
+import { appNamesOf, builtEntryOf, platform, type PlatformManifest } from '../../services/shared/platform.ts'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Context, Step } from '../lib/context.ts'
@@ -8,7 +9,9 @@ import { networkEnvironment, pathWith } from '../lib/system.ts'
 
 const dependencyInputs = ['package.json', 'package-lock.json']
 const buildInputs = ['services', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
-export const serviceEntries = ['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].map((name) => `dist/services/${name}/main.js`)
+/** What the build must produce: each app's compiled entry. */
+export const serviceEntriesOf = (manifest: PlatformManifest): string[] => appNamesOf(manifest).map((app) => builtEntryOf(manifest, app))
+export const serviceEntries = serviceEntriesOf(platform)
 
 /** The environment npm runs with, as the app user: our Node.js first on PATH, npm's cache in its home. */
 export function npmEnvironment(ctx: Context): Record<string, string> {

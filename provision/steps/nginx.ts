@@ -2,6 +2,8 @@ import { writeFile, rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import type { Context, Step } from '../lib/context.ts'
+import type { Paths } from '../lib/paths.ts'
+import type { Settings } from '../lib/settings.ts'
 import { ensureAbsent, ensureFile, ensureSymlink, readIfExists } from '../lib/files.ts'
 import { $ } from '../lib/shell.ts'
 import { runningPid } from '../lib/system.ts'
@@ -9,20 +11,17 @@ import { runningPid } from '../lib/system.ts'
 const SERVICE = 'nginx'
 const RELOAD = 'nginx-reload'
 
-export function routerConfig(ctx: Context): string {
-  const { ports } = ctx.settings
+/** The router site for these settings and paths (nginx/yoyo-platform.conf is it for the defaults). */
+export function routerConfigOf(settings: Settings, paths: Paths): string {
   return renderRouterConfig({
-    listen: ctx.settings.nginxPort,
-    upstreams: {
-      auth: `127.0.0.1:${ports.auth}`,
-      transactions: `127.0.0.1:${ports.transactions}`,
-      loyalty: `127.0.0.1:${ports.loyalty}`,
-      dashboard: `127.0.0.1:${ports.dashboard}`,
-    },
-    staticRoots: { docs: ctx.paths.docsDir },
-    accessLog: ctx.paths.nginxAccessLog,
+    listen: settings.nginxPort,
+    upstreams: Object.fromEntries(Object.entries(settings.ports).map(([app, port]) => [app, `127.0.0.1:${port}`])),
+    staticRoots: { docs: paths.docsDir },
+    accessLog: paths.nginxAccessLog,
   })
 }
+
+export const routerConfig = (ctx: Context): string => routerConfigOf(ctx.settings, ctx.paths)
 
 /**
  * The router site (rendered from nginx/routes.ts) enabled and the package's default site removed. The

@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { appNamesOf, platform } from '../../services/shared/platform.ts'
 import type { Context, Step } from '../lib/context.ts'
+import { appEnvironmentOf } from '../lib/settings.ts'
 import { ensureDirectory, ensureFile, readTail } from '../lib/files.ts'
 import { parseAppliedInstances, planLoyaltyInstances } from '../lib/loyalty-instances.ts'
 import { PM2_UNIT } from '../lib/paths.ts'
@@ -16,7 +18,7 @@ import { renderPm2Wrapper } from '../render/pm2-wrapper.ts'
 import { renderProfile } from '../render/profile.ts'
 
 const RELOAD = 'pm2-reload'
-export const appNames = ['auth', 'transactions', 'loyalty', 'dashboard']
+export const appNames = appNamesOf(platform)
 const LOYALTY = 'loyalty'
 const LOYALTY_STAMP = 'loyalty-instances'
 
@@ -34,11 +36,8 @@ export function pm2Environment(ctx: Context): Record<string, string> {
     HOME: paths.homeDir,
     PM2_HOME: paths.pm2Home,
     YOYO_ENV_FILE: paths.envFile,
-    AUTH_PORT: String(settings.ports.auth),
-    TRANSACTIONS_PORT: String(settings.ports.transactions),
-    LOYALTY_PORT: String(settings.ports.loyalty),
-    DASHBOARD_PORT: String(settings.ports.dashboard),
-    LOYALTY_INSTANCES: String(settings.loyaltyInstances),
+    // Each app's port setting (AUTH_PORT, ...) and instance setting (LOYALTY_INSTANCES): the ecosystem reads them.
+    ...appEnvironmentOf(platform, settings),
   }
   if (settings.service.SHUTDOWN_TIMEOUT_MS !== undefined) env.SHUTDOWN_TIMEOUT_MS = settings.service.SHUTDOWN_TIMEOUT_MS
   return env
@@ -147,7 +146,7 @@ async function ensureLoyaltyInstances(ctx: Context, running: number): Promise<vo
 }
 
 /**
- * The three apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
+ * The platform's apps online under the one PM2 daemon (user yoyo). `pm2 startOrReload --update-env` runs
  * only when the build, the env file or the ecosystem changed, or an app is not online; it reloads the
  * cluster apps one process at a time (no downtime) and keeps a scaled-out instance count. Then
  * `pm2 save`, so a reboot brings back the same list. A changed LOYALTY_INSTANCES is applied with

@@ -10,11 +10,15 @@ export interface SeedUser {
   can_transact: boolean
 }
 
-/** The original platform's development users (all with the password `password`). */
+/** The provisioner's smoke test transacts as this user, so it never adds to a person's stamps. */
+export const smokeTestUser: SeedUser = { id: 4, username: 'smoke-test', password: 'password', can_transact: true }
+
+/** The original platform's development users and the smoke test's own (all with the password `password`). */
 export const developmentUsers: readonly SeedUser[] = [
   { id: 1, username: 'alice', password: 'password', can_transact: true },
   { id: 2, username: 'bob', password: 'password', can_transact: true },
   { id: 3, username: 'charlie', password: 'password', can_transact: false },
+  smokeTestUser,
 ]
 
 export type SeedOutcome = 'created' | 'updated' | 'ok'

@@ -8,7 +8,7 @@ import { firstPage, type VoucherPage } from './voucher-page.ts'
  * a TTL-expired job retried while its first run still finishes, a crash between awarding and
  * acknowledging, a replayed job), so "already awarded?" and "award" must be one step in Redis.
  * The transaction record's status is the idempotency marker: once it is 'completed' the script only
- * reads. The rule is loyalty-rule.ts's earnStamp, written again in Lua (tests keep them in step).
+ * reads. The rule is test/services/loyalty-worker/loyalty-rule.ts's earnStamp, the readable spec this Lua is tested against.
  *
  * Once awarded, the record is kept for the retention only (PEXPIRE) and its id joins the list of
  * finished transactions, oldest first, which the retention sweep trims (retention.ts). The user's loyalty
@@ -34,7 +34,7 @@ if not per_voucher or per_voucher < 1 then return redis.error_reply('stamps per 
 local stamps = redis.call('HINCRBY', KEYS[2], 'stamps', 1)
 redis.call('HINCRBY', KEYS[2], 'transactions', 1)
 local voucher_field = ''
--- At most one voucher per transaction, as in loyalty-rule.ts.
+-- At most one voucher per transaction, as in the rule's spec (test/services/loyalty-worker/loyalty-rule.ts).
 if stamps >= per_voucher then
   stamps = redis.call('HINCRBY', KEYS[2], 'stamps', -per_voucher)
   redis.call('RPUSH', KEYS[3], '{"id":' .. cjson.encode(ARGV[4]) .. ',"issued_at":' .. cjson.encode(ARGV[5])

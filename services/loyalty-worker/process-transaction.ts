@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../shared/logger.ts'
-import type { Job } from '../shared/queue.ts'
+import type { Job } from '../shared/queue/index.ts'
 import { isTransactionEvent, type TransactionEvent } from '../shared/transaction-event.ts'
 import type { LoyaltyAward } from '../shared/transactions.ts'
 import { awardLoyalty, markFailed, markProcessing, type LoyaltyRedis } from './award.ts'

@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger.ts'
-import { closeQueue, createQueue, queueReady } from '../shared/queue.ts'
+import { closeQueue, createQueue, queueReady } from '../shared/queue/index.ts'
 import { listen } from '../shared/server.ts'
 import { createDashboardApp } from './app.ts'
 import type { AttemptLimit } from './basic-auth.ts'

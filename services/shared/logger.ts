@@ -18,9 +18,8 @@ export type LogSink = (line: string) => void
 /**
  * A sink that hands `write` the lines logged in one turn of the event loop as one chunk, in order, and
  * gives back what it has not handed over yet (`pending`). Under load many requests finish in one turn;
- * a write per line was a syscall each here and a chunk each for PM2's daemon to copy to its log file:
- * the daemon's share of a `POST /transactions` fell from 20 to 13 µs with this (docs/performance.md,
- * change 9).
+ * a write per line was a syscall each here and a chunk each for PM2's daemon to copy to its log file
+ * (the daemon's CPU per request before and after: docs/performance.md, change 9).
  */
 export function batchedSink(write: (chunk: string) => void): { sink: LogSink; pending: () => string } {
   let pending = ''

@@ -6,8 +6,7 @@
 // Plain data with no imports (type-only syntax at most), so the provisioner can load it from the
 // source with Node.js alone to publish the docs page.
 
-// ISO 4217 codes in current use, as the runtime's ICU data knows them: the same list as
-// services/shared/transaction-event.ts's currencyCodes (one runtime, one ICU).
+// ISO 4217 codes in current use, as the runtime's ICU data knows them (GBP, EUR, JPY, ...).
 const currencies = [...Intl.supportedValuesOf('currency')].sort()
 
 const uuidPattern = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
@@ -175,7 +174,6 @@ const createTransaction = (operationId: string, extra: Record<string, unknown> =
     ...bodyErrors,
     '401': error('The token is missing, malformed, tampered with, expired or not HS256', 'Invalid or expired token', { 'WWW-Authenticate': { schema: { type: 'string' } } }),
     '403': error('The user may not transact', 'User cannot transact'),
-    '409': error('A request with this Idempotency-Key is still in progress: retry shortly', 'A request with this Idempotency-Key is still in progress, retry shortly', retryAfter),
     '422': {
       description: 'A field is blank, invalid or unknown, or the Idempotency-Key was used for another request',
       headers: requestIdHeader,
@@ -514,5 +512,3 @@ export const openApiDocument = {
     },
   },
 } as const
-
-export type OpenApiDocument = typeof openApiDocument

@@ -13,8 +13,8 @@ export interface RedisOptions {
   logger?: Logger
   commandTimeoutMs?: number
   /**
-   * Commands issued in the same tick (by concurrent requests or jobs) go out in one write: 7-12 % more
-   * POST /transactions per second in an A/B of the Transaction API alone (docs/performance.md). With it,
+   * Commands issued in the same tick (by concurrent requests or jobs) go out in one write: more
+   * POST /transactions per second (measured in docs/performance.md). With it,
    * define every script (defineCommand) before the client's first command: ioredis 5 cannot add a
    * command to an auto-pipeline already open in that tick and then misaligns its replies (issue #1931).
    */

@@ -9,9 +9,6 @@ export interface TransactionEvent {
   created_at: string
 }
 
-// ISO 4217 codes in current use, as the runtime's ICU data knows them (GBP, EUR, JPY, ...).
-export const currencyCodes: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'))
-
 export const transactionEventSchema: JSONSchemaType<TransactionEvent> = {
   type: 'object',
   properties: {

@@ -7,7 +7,7 @@
 import { HttpError, withTimeout } from '../shared/errors.ts'
 import type { Redis } from '../shared/redis.ts'
 import { isAbove, markOf, memoryGauge, type RedisMemory } from '../shared/redis-memory.ts'
-import { backlogOf } from '../shared/transaction-job.ts'
+import { backlogOf } from '../shared/queue/transaction-job.ts'
 
 /**
  * What one queued transaction holds in Redis: its record, its kue job hash and its entries in kue's

@@ -3,18 +3,12 @@
 import { withTimeout } from '../shared/errors.ts'
 import { keys } from '../shared/keys.ts'
 import type { Redis } from '../shared/redis.ts'
-import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../shared/transaction-job.ts'
+import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../shared/queue/transaction-job.ts'
 import type { TransactionEvent } from '../shared/transaction-event.ts'
 import { readTransaction, type TransactionRecord, toHash } from '../shared/transactions.ts'
 
 /** A single Redis call may take this long before the request gives up with a 503. */
 export const REDIS_TIMEOUT_MS = 800
-
-/**
- * The error earlier versions recorded on a transaction whose job could not be put on the queue (they wrote
- * the record and the job in two steps). A retry with its key still enqueues it: see enqueueExisting.
- */
-export const NOT_ENQUEUED = 'not enqueued'
 
 // Why scripts and not WATCH/MULTI: WATCH state belongs to a connection, and the API shares one ioredis
 // connection between all its requests, so one request's WATCH (or its EXEC clearing every WATCH) would
@@ -53,28 +47,6 @@ record[#record + 1] = 'job_id'
 record[#record + 1] = tostring(job_id)
 redis.call('HSET', KEYS[1], unpack(record))
 return {1, tostring(job_id)}
-`
-
-// Gives a job to a record that has none, and takes it back to 'queued', if it is (a) failed as not
-// enqueued, or (b) a stale 'queued' record without a job id whose updated_at is still the one the caller
-// saw (an empty ARGV[2] disables (b)). Only records written by earlier versions can be either. Of several
-// concurrent callers only one wins: the winner's write changes what the others compare against.
-//   ARGV[1] NOT_ENQUEUED   ARGV[2] the stale updated_at, or ''   ARGV[3] the new updated_at
-//   ARGV[4] queue prefix   ARGV[5] job type   ARGV[6] job priority   then the job's fields and values
-//   → the new job id, or 0 when the record was not (or no longer) one to enqueue
-const enqueueExistingScript = `${saveInactiveJobLua}
-local h = redis.call('HMGET', KEYS[1], 'status', 'error', 'job_id', 'updated_at')
-local notEnqueued = h[1] == 'failed' and h[2] == ARGV[1]
-local stale = ARGV[2] ~= '' and h[1] == 'queued' and not h[3] and h[4] == ARGV[2]
-if not (notEnqueued or stale) then return 0 end
-local job = {}
-for i = 7, #ARGV do job[#job + 1] = ARGV[i] end
-local job_id = save_inactive_job(ARGV[4], ARGV[5], ARGV[6], job)
-redis.call('HSET', KEYS[1], 'status', 'queued', 'updated_at', ARGV[3], 'job_id', job_id)
-redis.call('HDEL', KEYS[1], 'error')
--- Queued again: kept until it is finished, whatever retention its failure had given it.
-redis.call('PERSIST', KEYS[1])
-return job_id
 `
 
 export interface IdempotencyKeyRef {
@@ -137,17 +109,4 @@ export async function createTransactionAndJob(
 
 export async function findTransaction(redis: Redis, id: string): Promise<TransactionRecord | undefined> {
   return withTimeout(readTransaction(redis, id), REDIS_TIMEOUT_MS, 'read transaction')
-}
-
-/**
- * Enqueues a record that has no job (see enqueueExistingScript): the new job id for the one caller that
- * won it, undefined for the others.
- */
-export async function enqueueExisting(redis: Redis, record: TransactionRecord, event: TransactionEvent, staleUpdatedAt: string | undefined, now: Date): Promise<string | undefined> {
-  const jobId = await withTimeout(
-    redis.eval(enqueueExistingScript, 1, keys.transaction(record.id), NOT_ENQUEUED, staleUpdatedAt ?? '', now.toISOString(), ...jobArgs(event, now.getTime())),
-    REDIS_TIMEOUT_MS,
-    'enqueue transaction',
-  )
-  return jobId === 0 ? undefined : String(jobId)
 }

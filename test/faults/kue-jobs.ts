@@ -4,7 +4,7 @@
 // restarted), and the same transaction delivered as several jobs.
 import type { Redis } from 'ioredis'
 import { keys } from '../../services/shared/keys.ts'
-import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../../services/shared/transaction-job.ts'
+import { saveInactiveJobLua, TRANSACTION_JOB, TRANSACTION_JOB_PRIORITY, transactionJobFields } from '../../services/shared/queue/transaction-job.ts'
 import type { TransactionEvent } from '../../services/shared/transaction-event.ts'
 
 export { transactionEvent, writeQueuedRecord } from '../helpers/transaction-fixtures.ts'

@@ -1,5 +1,5 @@
 // Load and bookkeeping shared by the fault scenarios: a client that posts transactions through nginx as
-// a careful app would (one Idempotency-Key per transaction, retried on 503/409/5xx/no answer), a ledger
+// a careful app would (one Idempotency-Key per transaction, retried on 503/5xx/no answer), a ledger
 // of what the platform acknowledged, and the settlement check: every acknowledged transaction processed
 // exactly once (stamps + vouchers × stamps-per-voucher == acknowledged count, per user), nothing left in
 // the queue.
@@ -63,7 +63,7 @@ export interface Ledger {
   t0: number
 }
 
-const RETRYABLE = new Set([409, 429, 502, 503, 504])
+const RETRYABLE = new Set([429, 502, 503, 504])
 const currencies = ['GBP', 'EUR', 'USD', 'JPY']
 
 export const ackCount = (ledger: Ledger): number => [...ledger.acknowledged.values()].reduce((sum, ids) => sum + ids.size, 0)
@@ -130,7 +130,7 @@ export function startLoad(stack: LoadTarget, options: LoadOptions): Load {
         ledger.unacknowledged++
         return
       }
-      // As the API asks (Retry-After: 1 on 503 and 409), a little sooner for a connection failure.
+      // About as the API asks (Retry-After on 503), a little sooner for a connection failure.
       await sleep(typeof status === 'string' ? 200 : 1000)
     }
   }

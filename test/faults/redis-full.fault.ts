@@ -17,7 +17,7 @@ const MAXMEMORY = '32mb'
 const FULL_MS = 5000
 const API_RECOVERY_BOUND_MS = 5000
 const RECOVERY_BOUND_MS = 45_000
-/** kue's stuck-job watchdog runs every 5 s (services/loyalty-worker/index.ts). */
+/** kue's stuck-job watchdog runs every 5 s (services/shared/queue/consumer.ts). */
 const WATCHDOG_BOUND_MS = 15_000
 const JUNK = 'x'.repeat(256 * 1024)
 

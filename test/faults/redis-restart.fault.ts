@@ -19,7 +19,7 @@ const ANSWER_BOUND_MS = 3000
 /** After Redis is back: the APIs accept again, and all acknowledged work is done, within these. */
 const API_RECOVERY_BOUND_MS = 5000
 const RECOVERY_BOUND_MS = 45_000
-/** kue's stuck-job watchdog runs every 5 s (services/loyalty-worker/index.ts). */
+/** kue's stuck-job watchdog runs every 5 s (services/shared/queue/consumer.ts). */
 const WATCHDOG_BOUND_MS = 15_000
 /** The orphan sweep runs every 10 s and acts at an entry's second sighting. */
 const SWEEP_BOUND_MS = 25_000

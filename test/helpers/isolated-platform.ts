@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { docsSiteFiles } from '../../nginx/docs-site.ts'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import type { ServiceName } from '../../nginx/routes.ts'
+import { appNamesOf, platform, sourceEntryOf } from '../../services/shared/platform.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
 import { openApiDocument } from '../../services/shared/openapi.ts'
 import { type NginxServer, startNginx } from './nginx-server.ts'
@@ -23,13 +24,7 @@ import { type RedisServer, startRedis } from './redis-server.ts'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 
-const entries: Record<ServiceName, string> = {
-  auth: 'services/auth-api/main.ts',
-  transactions: 'services/transaction-api/main.ts',
-  loyalty: 'services/loyalty-worker/main.ts',
-  dashboard: 'services/queue-dashboard/main.ts',
-}
-export const serviceNames = Object.keys(entries) as ServiceName[]
+export const serviceNames: ServiceName[] = appNamesOf(platform)
 
 export interface ServiceProcess {
   name: ServiceName
@@ -84,9 +79,9 @@ export async function startIsolatedPlatform(options: IsolatedPlatformOptions = {
     }
     const startService = async (name: ServiceName): Promise<void> => {
       if (children.get(name)?.running()) return
-      const child = spawnService(name, { ...env, HTTP_PORT: String(services[name].port) })
+      const child = spawnService(name, { ...env, HTTP_PORT: String(services[name]!.port) })
       children.set(name, child)
-      await child.ready(services[name].port)
+      await child.ready(services[name]!.port)
     }
     const stopService = async (name: ServiceName): Promise<void> => {
       await children.get(name)?.stop()
@@ -102,7 +97,7 @@ export async function startIsolatedPlatform(options: IsolatedPlatformOptions = {
     for (const [file, content] of await docsSiteFiles(join(repoRoot, 'node_modules', 'swagger-ui-dist'), openApiDocument)) {
       await writeFile(join(docsDir, file), content)
     }
-    const upstreams = Object.fromEntries(serviceNames.map((name) => [name, `127.0.0.1:${services[name].port}`]))
+    const upstreams = Object.fromEntries(serviceNames.map((name) => [name, `127.0.0.1:${services[name]!.port}`]))
     const nginx = await startNginx((port) => renderRouterConfig({ listen: `127.0.0.1:${port}`, upstreams, staticRoots: { docs: docsDir }, accessLog: 'off' }))
     cleanups.push(() => nginx.stop())
     return {
@@ -129,7 +124,7 @@ interface Child {
 }
 
 function spawnService(name: ServiceName, env: Record<string, string>): Child {
-  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath, ['--import', 'tsx', entries[name]], {
+  const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath, ['--import', 'tsx', sourceEntryOf(platform, name)], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,11 +1,11 @@
 // kue for tests: a queue opened for one test, and a transaction job saved by kue's own Job#save with the
 // platform's job policy: how tests and the benchmark produce jobs the kue way (the Transaction API writes the same job with its own script,
-// services/shared/transaction-job.ts; create-transaction.test.ts compares the two).
+// services/shared/queue/transaction-job.ts; create-transaction.test.ts compares the two).
 import type { Test } from 'tap'
 import type { Logger } from '../../services/shared/logger.ts'
-import { closeQueue, createQueue, type Queue, type QueueOptions, queueReady } from '../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Queue, type QueueOptions, queueReady } from '../../services/shared/queue/index.ts'
 import type { TransactionEvent } from '../../services/shared/transaction-event.ts'
-import { TRANSACTION_JOB, transactionJobPolicy } from '../../services/shared/transaction-job.ts'
+import { TRANSACTION_JOB, transactionJobPolicy } from '../../services/shared/queue/transaction-job.ts'
 
 /** A kue queue on `redisUrl`, connected to Redis, closed when the test ends. */
 export async function openQueue(t: Test, redisUrl: string, logger: Logger, options: QueueOptions = {}): Promise<Queue> {

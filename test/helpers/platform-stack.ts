@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
 import { keys } from '../../services/shared/keys.ts'
+import { appNamesOf, platform } from '../../services/shared/platform.ts'
 import { signToken } from '../../services/shared/tokens.ts'
 import { request } from './http-client.ts'
 import { type NginxServer, startNginx } from './nginx-server.ts'
@@ -28,8 +29,12 @@ export const repoRoot = join(import.meta.dirname, '..', '..')
 const pm2Bin = join(repoRoot, 'node_modules', 'pm2', 'bin', 'pm2')
 const ecosystemFile = join(repoRoot, 'ecosystem.config.cjs')
 
-export type AppName = 'auth' | 'transactions' | 'loyalty'
-export const appNames: AppName[] = ['auth', 'transactions', 'loyalty']
+export type AppName = string
+/**
+ * The apps of platform.json this harness runs: all but the queue dashboard, a UI for people that no
+ * fault or security scenario involves (it would need a password and subscribe to kue's events).
+ */
+export const appNames: AppName[] = appNamesOf(platform).filter((app) => app !== 'dashboard')
 
 export interface PlatformStackOptions {
   /** Loyalty Worker processes (PM2 cluster instances); default 2, as provisioned. */
@@ -207,7 +212,8 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
     }
     await rememberRedis()
 
-    const ports: Record<AppName, number> = { auth: await freePort(), transactions: await freePort(), loyalty: await freePort() }
+    const ports: Record<AppName, number> = {}
+    for (const app of appNames) ports[app] = await freePort()
     // The env file as the provisioner writes it (provision/lib/env-file.ts), mode 0600.
     const settings: Record<string, string> = {
       JWT_SECRET: jwtSecret,
@@ -230,9 +236,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       HOME: dir,
       PM2_HOME: pm2Home,
       YOYO_ENV_FILE: envFile,
-      AUTH_PORT: String(ports.auth),
-      TRANSACTIONS_PORT: String(ports.transactions),
-      LOYALTY_PORT: String(ports.loyalty),
+      ...Object.fromEntries(appNames.map((app) => [platform.apps[app]!.port, String(ports[app])])),
       LOYALTY_INSTANCES: String(loyaltyInstances),
       SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
     }
@@ -270,7 +274,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       }
     })
 
-    // The three services of the ecosystem (any other app in it is not this harness's business).
+    // The harness's apps of the ecosystem (the dashboard is not this harness's business).
     const started = await pm2(['start', ecosystemFile, '--only', appNames.join(',')])
     const daemon = await daemonPid()
     if (daemon > 0) startedPids.add(daemon)
@@ -281,7 +285,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
     const nginx = await startNginx((port) =>
       renderRouterConfig({
         listen: `127.0.0.1:${port}`,
-        upstreams: { auth: `127.0.0.1:${ports.auth}`, transactions: `127.0.0.1:${ports.transactions}`, loyalty: `127.0.0.1:${ports.loyalty}` },
+        upstreams: Object.fromEntries(appNames.map((app) => [app, `127.0.0.1:${ports[app]}`])),
         accessLog: 'off',
         ...(options.tokenRateLimit ? { rateLimit: options.tokenRateLimit } : {}),
       }),
@@ -297,11 +301,14 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
         try {
           const list = await processes()
           const online = (name: AppName) => list.filter((p) => p.name === name && p.pm2_env.status === 'online').length
-          const counts = { auth: online('auth'), transactions: online('transactions'), loyalty: online('loyalty') }
+          const counts = Object.fromEntries(appNames.map((app) => [app, online(app)]))
           seen = JSON.stringify(counts)
-          if (counts.auth === 1 && counts.transactions === 1 && counts.loyalty === loyaltyInstances) {
+          if (appNames.every((app) => counts[app] === (app === 'loyalty' ? loyaltyInstances : 1))) {
             const health = await Promise.all(
-              ['authentication', 'transactions', 'loyalty'].map((prefix) => request(`${nginx.url}/${prefix}/health`, { timeoutMs: 3000 }).then((r) => r.status, () => 0)),
+              appNames.map((app) => {
+                const { route, health: path } = platform.apps[app]!
+                return request(`${nginx.url}${route.prefix}${path}`, { timeoutMs: 3000 }).then((r) => r.status, () => 0)
+              }),
             )
             seen += ` health ${health.join(',')}`
             if (health.every((status) => status === 200)) return

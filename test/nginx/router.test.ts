@@ -1,5 +1,5 @@
 // The router config, rendered from nginx/routes.ts, served by a REAL nginx in front of tiny node:http
-// stubs standing in for the three services (the services themselves are tested elsewhere).
+// stubs standing in for the services (the services themselves are tested elsewhere).
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'

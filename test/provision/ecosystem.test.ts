@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { platform } from '../../services/shared/platform.ts'
 import { freePort } from '../helpers/ports.ts'
 
 const run = promisify(execFile)
@@ -78,9 +79,10 @@ t.test('when PM2 runs the ecosystem, then every process gets the env file\'s sec
     await rm(dir, { recursive: true, force: true })
   })
   await copyFile(ecosystemFile, join(dir, 'ecosystem.config.cjs'))
-  for (const name of ['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard']) {
-    await mkdir(join(dir, 'dist', 'services', name), { recursive: true })
-    await writeFile(join(dir, 'dist', 'services', name, 'main.js'), stub)
+  await copyFile(join(root, 'platform.json'), join(dir, 'platform.json'))
+  for (const app of Object.values(platform.apps)) {
+    await mkdir(join(dir, 'dist', app.source), { recursive: true })
+    await writeFile(join(dir, 'dist', app.source, 'main.js'), stub)
   }
   const secret = `jwt-${Date.now()}-not-for-pm2`
   const envFile = join(dir, 'platform.env')

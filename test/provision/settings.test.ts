@@ -1,5 +1,12 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { parseDotenv, resolveSettings } from '../../provision/lib/settings.ts'
+
+const run = promisify(execFile)
 
 t.test('when nothing is set, then the defaults apply and service settings are left to the services', async (t) => {
   t.same(resolveSettings({}), {
@@ -8,6 +15,15 @@ t.test('when nothing is set, then the defaults apply and service settings are le
     ports: { auth: 5000, transactions: 5001, loyalty: 5002, dashboard: 5003 },
     loyaltyInstances: 2,
     redisMaxmemory: '256mb',
+    machine: {
+      NGINX_PORT: '80',
+      AUTH_PORT: '5000',
+      TRANSACTIONS_PORT: '5001',
+      LOYALTY_PORT: '5002',
+      DASHBOARD_PORT: '5003',
+      LOYALTY_INSTANCES: '2',
+      REDIS_MAXMEMORY: '256mb',
+    },
     service: {},
   })
 })
@@ -63,9 +79,13 @@ t.test('when HOST_PORT is set (Vagrant passes its forward), then the summary\'s 
   t.throws(() => resolveSettings({ HOST_PORT: 'eighty' }), /HOST_PORT must be an integer/)
 })
 
-t.test('when a .env file has comments, quotes and export, then parseDotenv reads the values', async (t) => {
-  t.same(
-    parseDotenv('# comment\n\nexport NGINX_PORT=8080\nLOG_LEVEL="debug"\nA=\'x y\'\nB=plain # trailing comment\nnot a line\nC = spaced\r\n'),
-    { NGINX_PORT: '8080', LOG_LEVEL: 'debug', A: 'x y', B: 'plain', C: 'spaced' },
-  )
+t.test('when a .env file has comments, quotes and export, then parseDotenv reads the values as node --env-file does', async (t) => {
+  const text = '# comment\n\nexport NGINX_PORT=8080\nLOG_LEVEL="debug"\nA=\'x y\'\nB=plain # trailing comment\nC = spaced\r\n'
+  t.same(parseDotenv(text), { NGINX_PORT: '8080', LOG_LEVEL: 'debug', A: 'x y', B: 'plain', C: 'spaced' })
+  // The same file through Node itself: what a service started with --env-file sees.
+  const dir = await mkdtemp(join(tmpdir(), 'yoyo-env-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'x.env'), text)
+  const { stdout } = await run(process.execPath, [`--env-file=${join(dir, 'x.env')}`, '-p', 'JSON.stringify([process.env.NGINX_PORT, process.env.LOG_LEVEL, process.env.A, process.env.B, process.env.C])'], { env: {} })
+  t.same(JSON.parse(stdout), ['8080', 'debug', 'x y', 'plain', 'spaced'])
 })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { awardLoyalty, defineLoyaltyCommands, markFailed, markProcessing, readLoyalty, type LoyaltyRedis } from '../../../services/loyalty-worker/award.ts'
-import { loyaltyAfter } from '../../../services/loyalty-worker/loyalty-rule.ts'
+import { loyaltyAfter } from './loyalty-rule.ts'
 import { keys } from '../../../services/shared/keys.ts'
 import { createRedis, closeRedis, connectRedis } from '../../../services/shared/redis.ts'
 import { readTransaction } from '../../../services/shared/transactions.ts'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { earnStamp, loyaltyAfter } from '../../../services/loyalty-worker/loyalty-rule.ts'
+import { earnStamp, loyaltyAfter } from './loyalty-rule.ts'
 
 t.test('when a transaction is processed, then it earns one stamp', async (t) => {
   t.same(earnStamp(0, 10), { stamps: 1, voucherIssued: false })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { defineLoyaltyCommands, type LoyaltyRedis } from '../../../services/loyalty-worker/award.ts'
 import { PermanentJobError, processTransaction, transactionJobHandler } from '../../../services/loyalty-worker/process-transaction.ts'
-import type { Job } from '../../../services/shared/queue.ts'
+import type { Job } from '../../../services/shared/queue/index.ts'
 import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
 import { readTransaction } from '../../../services/shared/transactions.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { start } from '../../../services/loyalty-worker/index.ts'
-import { createQueue, closeQueue, queueCounts, queueReady, type Queue } from '../../../services/shared/queue.ts'
+import { createQueue, closeQueue, queueCounts, queueReady, type Queue } from '../../../services/shared/queue/index.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { startRedis } from '../../helpers/redis-server.ts'
 import { allWithStatus, jobHash, loyaltyOf, produce, statuses, transactionEvent, waitFor, workerConfig } from './fixtures.ts'

@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { JSONSchemaType } from 'ajv'
-import { ConfigError, commonSettings, httpPortSetting, jwtSecretSetting, loadConfig } from '../../../services/shared/config.ts'
+import { ConfigError, loadConfig } from '../../../services/shared/config.ts'
+import { configSchemaOf, platform } from '../../../services/shared/platform.ts'
 
 interface Settings {
   HTTP_PORT: number
@@ -9,11 +9,15 @@ interface Settings {
   LOG_LEVEL: string
   SHUTDOWN_TIMEOUT_MS: number
 }
-const schema: JSONSchemaType<Settings> = {
+// A small environment: HTTP_PORT, JWT_SECRET and three common settings, as platform.json defines them.
+const auth = configSchemaOf(platform, 'auth') as { properties: Record<string, object> }
+const pick = ['HTTP_PORT', 'JWT_SECRET', 'REDIS_URL', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS']
+const schema = {
   type: 'object',
-  properties: { ...commonSettings, HTTP_PORT: { ...httpPortSetting, default: 5000 }, JWT_SECRET: jwtSecretSetting },
-  required: ['HTTP_PORT', 'JWT_SECRET', 'REDIS_URL', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS'],
-} as unknown as JSONSchemaType<Settings>
+  properties: Object.fromEntries(pick.map((name) => [name, auth.properties[name]!])),
+  required: pick,
+  additionalProperties: false,
+}
 const secret = 'x'.repeat(32)
 
 t.test('when only the required settings are set, then defaults fill the rest', async (t) => {
@@ -27,7 +31,7 @@ t.test('when only the required settings are set, then defaults fill the rest', a
 })
 
 t.test('when numbers come as strings, then they are coerced', async (t) => {
-  t.equal(loadConfig(schema, { JWT_SECRET: secret, HTTP_PORT: '8081' }).HTTP_PORT, 8081)
+  t.equal(loadConfig<Settings>(schema, { JWT_SECRET: secret, HTTP_PORT: '8081' }).HTTP_PORT, 8081)
 })
 
 t.test('when a required setting is missing or empty, then the error names it', async (t) => {

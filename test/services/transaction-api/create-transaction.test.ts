@@ -1,17 +1,14 @@
 // The domain function against a real Redis: a transaction's record, kue job and idempotency key are
-// written in one script; the job is the one kue's own save makes, and kue's worker takes it. Retries of
-// records an earlier version left without a job still enqueue them, once.
+// written in one script; the job is the one kue's own save makes, and kue's worker takes it.
 import { randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { HttpError, isDependencyUnavailable } from '../../../services/shared/errors.ts'
-import { closeQueue, createQueue, type Job, type Queue, queueCounts, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Job, type Queue, queueReady, TRANSACTION_JOB } from '../../../services/shared/queue/index.ts'
 import { enqueueTransaction } from '../../helpers/kue-save.ts'
 import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
-import { readTransaction, toHash, type TransactionRecord } from '../../../services/shared/transactions.ts'
+import { readTransaction } from '../../../services/shared/transactions.ts'
 import { createAdmission } from '../../../services/transaction-api/admission.ts'
 import { createTransaction, type CreateTransactionDeps } from '../../../services/transaction-api/create-transaction.ts'
-import { ORPHAN_AFTER_MS } from '../../../services/transaction-api/idempotency.ts'
-import { NOT_ENQUEUED } from '../../../services/transaction-api/transaction-store.ts'
 import { memoryLogger } from '../../helpers/log-sink.ts'
 import { holdFull, startRedis } from '../../helpers/redis-server.ts'
 
@@ -42,15 +39,6 @@ async function rejectsWith(t: Test, promise: Promise<unknown>, status: number): 
   t.ok(err instanceof HttpError && err.status === status, `rejected with ${status}`, { err })
 }
 const idFor = async (key: string): Promise<string> => (await server.client.get(`idempotency:1:${key}`)) ?? ''
-
-/** A record as earlier versions could leave it: written, but its job never saved. */
-async function legacyRecord(key: string, fields: Partial<TransactionRecord>): Promise<string> {
-  const at = new Date().toISOString()
-  const record: TransactionRecord = { id: randomUUID(), user_id: 1, amount: 5, currency: 'GBP', status: 'queued', created_at: at, updated_at: at, ...fields }
-  await server.client.hset(`transaction:${record.id}`, toHash(record))
-  await server.client.set(`idempotency:1:${key}`, record.id, 'EX', 60)
-  return record.id
-}
 
 t.test('when a transaction is created, then its record, its job and its key are written together', async (t) => {
   const key = randomUUID()
@@ -113,61 +101,6 @@ t.test('when Redis refuses the write (full), then the call fails as Redis unavai
   )
   t.ok(isDependencyUnavailable(err), 'Redis unavailable (a 503)', { err })
   t.same((await server.client.keys('*')).sort(), before, 'no record, no job, no key')
-})
-
-t.test('when a record an earlier version failed as not enqueued is retried with its key, then that same transaction is enqueued once', async (t) => {
-  const key = randomUUID()
-  const id = await legacyRecord(key, { amount: 900, status: 'failed', error: NOT_ENQUEUED })
-  await withQueue(async (queue) => {
-    const before = await queueCounts(queue)
-    const retry = await createTransaction(deps(), { userId: 1, amount: 900, currency: 'GBP', idempotencyKey: key })
-    t.equal(retry.replayed, false, 'not a replay: the work is done now')
-    t.equal(retry.record.id, id, 'the same transaction')
-    const record = await readTransaction(redis, id)
-    t.match(record, { status: 'queued', amount: 900, job_id: /^\d+$/ })
-    t.equal(record?.error, undefined, 'the error is cleared')
-    t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'one job')
-    const job = await server.client.hgetall(`q:job:${String(record?.job_id)}`)
-    t.equal(JSON.parse(job.data ?? '{}').transaction_id, id)
-
-    const again = await createTransaction(deps(), { userId: 1, amount: 900, currency: 'GBP', idempotencyKey: key })
-    t.equal(again.replayed, true, 'the next retry is a replay')
-    t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'still one job')
-  })
-})
-
-t.test('when retries of such a record race, then only one enqueues it', async (t) => {
-  const key = randomUUID()
-  await legacyRecord(key, { amount: 901, status: 'failed', error: NOT_ENQUEUED })
-  await withQueue(async (queue) => {
-    const before = await queueCounts(queue)
-    const results = await Promise.all(Array.from({ length: 5 }, () => createTransaction(deps(), { userId: 1, amount: 901, currency: 'GBP', idempotencyKey: key })))
-    t.equal(results.filter((r) => !r.replayed).length, 1, 'one enqueued, four replays')
-    t.equal(new Set(results.map((r) => r.record.id)).size, 1)
-    t.equal((await queueCounts(queue)).waiting, before.waiting + 1, 'one job')
-  })
-})
-
-t.test('when an earlier version left a record queued without a job, then', async (t) => {
-  await t.test('once it is older than ORPHAN_AFTER_MS, a retry with its key enqueues it', async (t) => {
-    const key = randomUUID()
-    const at = new Date(Date.now() - ORPHAN_AFTER_MS - 1000).toISOString()
-    const id = await legacyRecord(key, { created_at: at, updated_at: at })
-    const result = await createTransaction(deps(), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key })
-    t.equal(result.record.id, id)
-    t.equal(result.replayed, false)
-    t.match(await readTransaction(redis, id), { status: 'queued', job_id: /^\d+$/ })
-  })
-  await t.test('while it is younger (its request may still be in flight), a retry waits for it, then answers 409 to retry later', async (t) => {
-    const key = randomUUID()
-    const id = await legacyRecord(key, {})
-    const started = Date.now()
-    await rejectsWith(t, createTransaction(deps(), { userId: 1, amount: 5, currency: 'GBP', idempotencyKey: key }), 409)
-    const waited = Date.now() - started
-    t.ok(waited >= 1900 && waited < 3000, `waited about 2 s (${waited} ms)`)
-    t.match(await readTransaction(redis, id), { status: 'queued' })
-    t.equal((await readTransaction(redis, id))?.job_id, undefined, 'nothing enqueued')
-  })
 })
 
 t.test('when a key is reused with another amount, then 422 and nothing new is written', async (t) => {

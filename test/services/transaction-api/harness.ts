@@ -2,7 +2,7 @@
 // process, so one API per file), with helpers to call it.
 import { Buffer } from 'node:buffer'
 import jwt from 'jsonwebtoken'
-import { closeQueue, createQueue, type Queue, queueReady } from '../../../services/shared/queue.ts'
+import { closeQueue, createQueue, type Queue, queueReady } from '../../../services/shared/queue/index.ts'
 import { signToken } from '../../../services/shared/tokens.ts'
 import type { TransactionApiConfig } from '../../../services/transaction-api/config.ts'
 import { start } from '../../../services/transaction-api/index.ts'

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { queueCounts } from '../../../services/shared/queue.ts'
+import { queueCounts } from '../../../services/shared/queue/index.ts'
 import { reusedKeyMessage } from '../../../services/transaction-api/idempotency.ts'
 import { messages } from '../../../services/transaction-api/request-validation.ts'
 import { alice, bob, json, postTransaction, startApi, tokenFor } from './harness.ts'

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { queueCounts } from '../../../services/shared/queue.ts'
+import { queueCounts } from '../../../services/shared/queue/index.ts'
 import { messages } from '../../../services/transaction-api/request-validation.ts'
 import { alice, badTokens, carol, json, postTransaction, SECRET, startApi, tokenFor } from './harness.ts'
 

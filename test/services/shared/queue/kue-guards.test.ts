@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { start } from '../../../services/loyalty-worker/index.ts'
-import { guardWorkers } from '../../../services/loyalty-worker/kue-guards.ts'
-import { closeQueue, createQueue, queueReady, TRANSACTION_JOB, type Job } from '../../../services/shared/queue.ts'
-import { enqueueTransaction, openQueue } from '../../helpers/kue-save.ts'
-import { memoryLogger } from '../../helpers/log-sink.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
-import { allWithStatus, loyaltyOf, produce, transactionEvent, waitFor, workerConfig } from './fixtures.ts'
+import { start } from '../../../../services/loyalty-worker/index.ts'
+import { guardWorkers } from '../../../../services/shared/queue/kue-guards.ts'
+import { closeQueue, createQueue, queueReady, TRANSACTION_JOB, type Job } from '../../../../services/shared/queue/index.ts'
+import { enqueueTransaction, openQueue } from '../../../helpers/kue-save.ts'
+import { memoryLogger } from '../../../helpers/log-sink.ts'
+import { startRedis } from '../../../helpers/redis-server.ts'
+import { allWithStatus, loyaltyOf, produce, transactionEvent, waitFor, workerConfig } from '../../loyalty-worker/fixtures.ts'
 
 // kue 0.11's known failure modes, each with a real kue and a real Redis.
 

@@ -1,6 +1,6 @@
-import { keys } from '../shared/keys.ts'
-import type { Logger } from '../shared/logger.ts'
-import type { Redis } from '../shared/redis.ts'
+import { keys } from '../keys.ts'
+import type { Logger } from '../logger.ts'
+import type { Redis } from '../redis.ts'
 
 /**
  * kue's repair of stuck jobs: a kue worker waits for a job with BLPOP on a list of tokens, one per job

@@ -1,6 +1,6 @@
-import { keys } from '../shared/keys.ts'
-import type { Logger } from '../shared/logger.ts'
-import type { Redis } from '../shared/redis.ts'
+import { keys } from '../keys.ts'
+import type { Logger } from '../logger.ts'
+import type { Redis } from '../redis.ts'
 
 /**
  * kue takes a job in three steps: pop its id from the type's inactive set, read the job, mark it

@@ -1,7 +1,7 @@
 /**
  * The loyalty rule, as a pure function: every processed transaction earns one stamp, and every
  * `stampsPerVoucher` stamps are exchanged for one voucher; the count goes on from the remainder.
- * award.ts applies the same rule atomically inside Redis (Lua); tests keep the two in step.
+ * services/loyalty-worker/award.ts applies the same rule atomically inside Redis (Lua); tests keep the two in step.
  */
 export const STAMPS_PER_TRANSACTION = 1
 

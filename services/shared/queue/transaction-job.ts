@@ -1,8 +1,8 @@
 // The transaction job: its kue type and retry policy, and how it is laid out in Redis. Apart from
 // queue.ts so that a process that only writes jobs (the Transaction API) does not load kue.
-import { keys } from './keys.ts'
-import type { Redis } from './redis.ts'
-import type { TransactionEvent } from './transaction-event.ts'
+import { keys } from '../keys.ts'
+import type { Redis } from '../redis.ts'
+import type { TransactionEvent } from '../transaction-event.ts'
 
 export const TRANSACTION_JOB = 'transaction'
 

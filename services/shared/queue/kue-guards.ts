@@ -1,5 +1,5 @@
-import type { Logger } from '../shared/logger.ts'
-import type { Job, Queue } from '../shared/queue.ts'
+import type { Logger } from '../logger.ts'
+import type { Job, Queue } from './kue-queue.ts'
 
 /**
  * Guards for kue 0.11's workers (pinned: kue is no longer maintained), applied to each worker object

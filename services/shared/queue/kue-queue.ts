@@ -1,13 +1,12 @@
 import { createRequire } from 'node:module'
 import kue from 'kue'
-import { keys } from './keys.ts'
-import type { Logger } from './logger.ts'
+import { keys } from '../keys.ts'
+import type { Logger } from '../logger.ts'
 import { TRANSACTION_JOB } from './transaction-job.ts'
 
 export type Queue = kue.Queue
 export type Job = kue.Job
 
-export { TRANSACTION_JOB, transactionJobPolicy } from './transaction-job.ts'
 
 // kue drives Redis through its own node_redis 2.x client; load exactly the copy kue depends on.
 const kueRequire = createRequire(createRequire(import.meta.url).resolve('kue'))

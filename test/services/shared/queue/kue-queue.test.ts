@@ -1,9 +1,9 @@
 import t from 'tap'
-import { type Job, queueCounts, TRANSACTION_JOB } from '../../../services/shared/queue.ts'
-import { enqueueTransaction, openQueue } from '../../helpers/kue-save.ts'
-import { memoryLogger } from '../../helpers/log-sink.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
-import { transactionEvent } from '../../helpers/transaction-fixtures.ts'
+import { type Job, queueCounts, TRANSACTION_JOB } from '../../../../services/shared/queue/index.ts'
+import { enqueueTransaction, openQueue } from '../../../helpers/kue-save.ts'
+import { memoryLogger } from '../../../helpers/log-sink.ts'
+import { startRedis } from '../../../helpers/redis-server.ts'
+import { transactionEvent } from '../../../helpers/transaction-fixtures.ts'
 
 t.test('when a transaction is enqueued, then it waits in the queue with its retry policy', async (t) => {
   const redis = await startRedis()

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { sweepOrphanedJobs } from '../../../services/loyalty-worker/orphaned-jobs.ts'
-import { closeQueue, createQueue, queueReady, TRANSACTION_JOB, type Queue } from '../../../services/shared/queue.ts'
-import { enqueueTransaction } from '../../helpers/kue-save.ts'
-import { closeRedis, connectRedis, createRedis, type Redis } from '../../../services/shared/redis.ts'
-import { memoryLogger } from '../../helpers/log-sink.ts'
-import { startRedis, type RedisServer } from '../../helpers/redis-server.ts'
-import { transactionEvent, waitFor } from './fixtures.ts'
+import { sweepOrphanedJobs } from '../../../../services/shared/queue/orphaned-jobs.ts'
+import { closeQueue, createQueue, queueReady, TRANSACTION_JOB, type Queue } from '../../../../services/shared/queue/index.ts'
+import { enqueueTransaction } from '../../../helpers/kue-save.ts'
+import { closeRedis, connectRedis, createRedis, type Redis } from '../../../../services/shared/redis.ts'
+import { memoryLogger } from '../../../helpers/log-sink.ts'
+import { startRedis, type RedisServer } from '../../../helpers/redis-server.ts'
+import { transactionEvent, waitFor } from '../../loyalty-worker/fixtures.ts'
 
 let server: RedisServer
 let redis: Redis

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { watchStuckJobs } from '../../../services/loyalty-worker/stuck-jobs.ts'
-import { TRANSACTION_JOB } from '../../../services/shared/queue.ts'
-import { closeRedis, connectRedis, createRedis } from '../../../services/shared/redis.ts'
-import { memoryLogger } from '../../helpers/log-sink.ts'
-import { startRedis } from '../../helpers/redis-server.ts'
-import { waitFor } from './fixtures.ts'
+import { watchStuckJobs } from '../../../../services/shared/queue/stuck-jobs.ts'
+import { TRANSACTION_JOB } from '../../../../services/shared/queue/index.ts'
+import { closeRedis, connectRedis, createRedis } from '../../../../services/shared/redis.ts'
+import { memoryLogger } from '../../../helpers/log-sink.ts'
+import { startRedis } from '../../../helpers/redis-server.ts'
+import { waitFor } from '../../loyalty-worker/fixtures.ts'
 
 const inactive = `q:jobs:${TRANSACTION_JOB}:inactive`
 const tokens = `q:${TRANSACTION_JOB}:jobs`
