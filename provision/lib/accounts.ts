@@ -43,6 +43,9 @@ export interface AccountDatabase {
   group(name: string): Group | undefined
   /** True when `user` has `group` as its primary group or is listed as a member. */
   isMember(user: string, group: string): boolean
+  /** The names of a uid and a gid, for messages. */
+  userName(uid: number): string | undefined
+  groupName(gid: number): string | undefined
 }
 
 export function accountDatabase(passwd: string, group: string): AccountDatabase {
@@ -58,6 +61,8 @@ export function accountDatabase(passwd: string, group: string): AccountDatabase 
       if (g === undefined) return false
       return g.members.includes(userName) || findUser(userName)?.gid === g.gid
     },
+    userName: (uid) => users.find((u) => u.uid === uid)?.name,
+    groupName: (gid) => groups.find((g) => g.gid === gid)?.name,
   }
 }
 

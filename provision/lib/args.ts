@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util'
 
 export interface Options {
   check: boolean
+  diff: boolean
+  json: boolean
   only: string[]
   skip: string[]
   quiet: boolean
@@ -20,6 +22,8 @@ the services. Every step checks before it changes anything: a second run changes
 
 Options:
   --check          report what would change, change nothing (exit 2 when something would, 0 when not)
+  --diff           show each file change as a unified diff (secret values redacted)
+  --json           print one JSON document instead of the report (schema: provision/README.md)
   --only a,b       run only these steps
   --skip a,b       run every step but these
   --quiet          print only failures and the recap
@@ -39,6 +43,8 @@ export function parseOptions(argv: string[], stepNames: string[]): Options {
       args: argv,
       options: {
         check: { type: 'boolean', default: false },
+        diff: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
         only: { type: 'string' },
         skip: { type: 'string' },
         quiet: { type: 'boolean', short: 'q', default: false },
@@ -54,6 +60,8 @@ export function parseOptions(argv: string[], stepNames: string[]): Options {
   const { values } = parsed
   const options: Options = {
     check: values.check ?? false,
+    diff: values.diff ?? false,
+    json: values.json ?? false,
     only: list(values.only),
     skip: list(values.skip),
     quiet: values.quiet ?? false,

@@ -26,8 +26,11 @@ export interface Context {
   readonly pending: PendingActions
   /** Values steps hand to later steps in the same run. */
   readonly shared: { secrets?: Secrets }
-  /** Records a change this step made, or under --check would make ("write /etc/x", "restart nginx"). */
-  note(change: string): void
+  /**
+   * Records a change this step made, or under --check would make ("write /etc/x", "restart nginx"),
+   * saying what: a file's change comes with its unified diff (secrets redacted), others say before → after.
+   */
+  note(change: string, diff?: string): void
   /** A detail shown with --verbose only. */
   detail(message: string): void
 }

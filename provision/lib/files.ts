@@ -1,11 +1,13 @@
 import { chmod, chown, lstat, mkdir, open, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { readAccounts } from './accounts.ts'
+import { fileDiff } from './diff.ts'
 
 /** The part of the step context file helpers need (so tests can pass a plain object). */
 export interface FileContext {
   readonly check: boolean
-  note(change: string): void
+  /** Records a change; a file's content change comes with its unified diff (secrets redacted). */
+  note(change: string, diff?: string): void
 }
 
 export interface Ownership {
@@ -47,12 +49,14 @@ async function ensureOwnership(ctx: FileContext, path: string, spec: Ownership, 
   const stats = await lstat(path)
   let changed = false
   if ((stats.mode & 0o7777) !== spec.mode) {
-    ctx.note(`chmod ${octal(spec.mode)} ${path}`)
+    ctx.note(`chmod ${octal(stats.mode & 0o7777)} → ${octal(spec.mode)} ${path}`)
     if (!ctx.check) await chmod(path, spec.mode)
     changed = true
   }
   if (ids === undefined || stats.uid !== ids.uid || stats.gid !== ids.gid) {
-    ctx.note(`chown ${spec.owner ?? 'root'}:${spec.group ?? spec.owner ?? 'root'} ${path}`)
+    const accounts = await readAccounts()
+    const now = `${accounts.userName(stats.uid) ?? stats.uid}:${accounts.groupName(stats.gid) ?? stats.gid}`
+    ctx.note(`chown ${now} → ${spec.owner ?? 'root'}:${spec.group ?? spec.owner ?? 'root'} ${path}`)
     if (!ctx.check && ids !== undefined) {
       await chown(path, ids.uid, ids.gid)
       // chown clears setuid/setgid bits on some systems: set the mode again.
@@ -72,9 +76,9 @@ export async function ensureFile(ctx: FileContext, path: string, content: string
   const ids = await idsOrFail(ctx, path, spec)
   const stats = await statOrUndefined(path)
   const wanted = Buffer.isBuffer(content) ? content : Buffer.from(content)
-  const same = stats?.isFile() === true && (await readFile(path)).equals(wanted)
-  if (same) return ensureOwnership(ctx, path, spec, ids)
-  ctx.note(`${stats === undefined ? 'create' : 'write'} ${path}`)
+  const current = stats?.isFile() === true ? await readFile(path) : undefined
+  if (current?.equals(wanted) === true) return ensureOwnership(ctx, path, spec, ids)
+  ctx.note(`${stats === undefined ? 'create' : 'write'} ${path}`, fileDiff(path, current, wanted))
   if (ctx.check) return true
   await mkdir(dirname(path), { recursive: true })
   const temp = `${path}.yoyo-${process.pid}.tmp`

@@ -16,6 +16,8 @@ export interface StepResult {
   ms: number
   /** What the step changed (or would change under --check). */
   changes: string[]
+  /** The unified diffs of the file changes among them (secrets redacted). */
+  diffs: { change: string; diff: string }[]
   failure?: Failure
 }
 
@@ -23,6 +25,8 @@ export interface RunnerOptions {
   check: boolean
   quiet: boolean
   verbose: boolean
+  /** Print each file change's diff under it (--diff). */
+  diff?: boolean
   /** Where report lines go (stdout in main.ts, an array in tests). */
   write(line: string): void
   /** The command that ran last (the shell layer's log hook knows it), to name it when a step fails. */
@@ -54,11 +58,15 @@ export function describeFailure(err: unknown, command: string | undefined): Fail
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`
 
-export function formatResult(result: StepResult, check: boolean, quiet: boolean): string[] {
+export function formatResult(result: StepResult, check: boolean, quiet: boolean, showDiffs = false): string[] {
   const word = result.status === 'changed' && check ? 'drift' : result.status
   const lines = [`${word.padEnd(8)} ${result.name.padEnd(24)} ${seconds(result.ms)}`]
   if (!quiet || result.status === 'failed') {
-    for (const change of result.changes) lines.push(`         - ${check ? 'would ' : ''}${change}`)
+    for (const change of result.changes) {
+      lines.push(`         - ${check ? 'would ' : ''}${change}`)
+      const diff = showDiffs ? result.diffs.find((d) => d.change === change)?.diff : undefined
+      if (diff !== undefined) lines.push(...diff.trimEnd().split('\n').map((line) => `           ${line}`))
+    }
   }
   if (result.failure !== undefined) {
     const [first, ...rest] = result.failure.message.split('\n')
@@ -91,9 +99,13 @@ export async function runSteps(steps: Step[], base: BaseContext, options: Runner
   const results: StepResult[] = []
   for (const [index, step] of steps.entries()) {
     const changes: string[] = []
+    const diffs: StepResult['diffs'] = []
     const ctx: Context = {
       ...base,
-      note: (change) => changes.push(change),
+      note: (change, diff) => {
+        changes.push(change)
+        if (diff !== undefined) diffs.push({ change, diff })
+      },
       detail: (message) => {
         if (options.verbose) options.write(`         · ${message}`)
       },
@@ -116,16 +128,59 @@ export async function runSteps(steps: Step[], base: BaseContext, options: Runner
       status: failure !== undefined ? 'failed' : changes.length > 0 ? 'changed' : 'ok',
       ms: now() - started,
       changes,
+      diffs,
       ...(failure === undefined ? {} : { failure }),
     }
     results.push(result)
-    for (const line of formatResult(result, base.check, options.quiet)) {
+    for (const line of formatResult(result, base.check, options.quiet, options.diff)) {
       if (!options.quiet || result.status === 'failed') options.write(line)
     }
     if (failure !== undefined) {
-      for (const rest of steps.slice(index + 1)) results.push({ name: rest.name, status: 'not run', ms: 0, changes: [] })
+      for (const rest of steps.slice(index + 1)) results.push({ name: rest.name, status: 'not run', ms: 0, changes: [], diffs: [] })
       break
     }
   }
   return results
+}
+
+/** The version of the --json document; raised when a field changes meaning or goes away. */
+export const REPORT_VERSION = 1
+
+export interface JsonReport {
+  version: typeof REPORT_VERSION
+  check: boolean
+  /** What the exit code is: 0 done (or no drift under --check), 1 a step failed, 2 drift under --check. */
+  exitCode: number
+  ms: number
+  recap: Record<'ok' | 'changed' | 'failed' | 'notRun', number>
+  steps: {
+    name: string
+    status: Status
+    ms: number
+    /** Each change, with the file's unified diff (secrets redacted) when it is a file's content. */
+    changes: { change: string; diff?: string }[]
+    failure?: Failure
+  }[]
+}
+
+/** The whole run as one JSON document (--json): for CI and scripts. */
+export function jsonReport(results: StepResult[], check: boolean, totalMs: number): JsonReport {
+  const count = (status: Status) => results.filter((result) => result.status === status).length
+  return {
+    version: REPORT_VERSION,
+    check,
+    exitCode: exitCode(results, check),
+    ms: Math.round(totalMs),
+    recap: { ok: count('ok'), changed: count('changed'), failed: count('failed'), notRun: count('not run') },
+    steps: results.map((result) => ({
+      name: result.name,
+      status: result.status,
+      ms: Math.round(result.ms),
+      changes: result.changes.map((change) => {
+        const diff = result.diffs.find((d) => d.change === change)?.diff
+        return diff === undefined ? { change } : { change, diff }
+      }),
+      ...(result.failure === undefined ? {} : { failure: result.failure }),
+    })),
+  }
 }

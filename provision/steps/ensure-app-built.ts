@@ -8,7 +8,26 @@ import { readStamp, writeStamp } from '../lib/stamps.ts'
 import { networkEnvironment, pathWith } from '../lib/system.ts'
 
 const dependencyInputs = ['package.json', 'package-lock.json']
-const buildInputs = ['services', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
+// What every app's build depends on; each app's own folder comes on top (appReloads).
+const sharedInputs = ['services/shared', 'platform.json', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
+const buildInputs = ['services', ...sharedInputs.filter((input) => !input.startsWith('services/'))]
+
+/** The pending action that reloads one app (ensurePm2Running), or every app. */
+export const reloadAction = (app?: string): string => (app === undefined ? 'pm2-reload' : `pm2-reload:${app}`)
+
+/**
+ * Which apps a new build changes: all of them when what they share changed (services/shared/, the
+ * manifest, the TypeScript or npm setup) or nothing is known yet; otherwise those whose own folder did.
+ * Returns the stamps to write once the build succeeded.
+ */
+async function appReloads(ctx: Context, manifest: PlatformManifest): Promise<{ apps: string[] | 'all'; stamps: Record<string, string> }> {
+  const { appDir, stateDir } = ctx.paths
+  const stamps: Record<string, string> = { 'app-build-shared': await hashTree(appDir, sharedInputs) }
+  for (const app of appNamesOf(manifest)) stamps[`app-build-${app}`] = await hashTree(appDir, [manifest.apps[app]!.source])
+  const previous = Object.fromEntries(await Promise.all(Object.keys(stamps).map(async (name) => [name, await readStamp(stateDir, name)] as const)))
+  if (previous['app-build-shared'] !== stamps['app-build-shared']) return { apps: 'all', stamps }
+  return { apps: appNamesOf(manifest).filter((app) => previous[`app-build-${app}`] !== stamps[`app-build-${app}`]), stamps }
+}
 /** What the build must produce: each app's compiled entry. */
 export const serviceEntriesOf = (manifest: PlatformManifest): string[] => appNamesOf(manifest).map((app) => builtEntryOf(manifest, app))
 export const serviceEntries = serviceEntriesOf(platform)
@@ -56,13 +75,18 @@ export const ensureAppBuilt: Step = {
     const sources = await hashTree(appDir, buildInputs)
     const built = serviceEntries.every((entry) => existsSync(join(appDir, entry)))
     if (dependenciesChanged || !built || (await readStamp(stateDir, 'app-build')) !== sources) {
-      ctx.note(`npm run build in ${appDir}`)
-      await ctx.pending.add('pm2-reload')
+      // A change to one service's folder reloads that service only; new dependencies reload them all.
+      const reloads = await appReloads(ctx, platform)
+      const apps = dependenciesChanged ? 'all' : reloads.apps
+      ctx.note(`npm run build in ${appDir} (for ${apps === 'all' ? 'every app' : apps.join(', ') || 'no app: only the build was missing'})`)
+      if (apps === 'all') await ctx.pending.add(reloadAction())
+      else for (const app of apps) await ctx.pending.add(reloadAction(app))
       if (ctx.check) return
       await run(['run', 'build'])
       const missing = serviceEntries.filter((entry) => !existsSync(join(appDir, entry)))
       if (missing.length > 0) throw new Error(`the build did not produce ${missing.join(', ')}`)
       await writeStamp(stateDir, 'app-build', sources)
+      for (const [name, value] of Object.entries(reloads.stamps)) await writeStamp(stateDir, name, value)
     }
   },
 }

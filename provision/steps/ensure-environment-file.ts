@@ -1,21 +1,39 @@
+import { appNamesOf, platform, type PlatformManifest } from '../../services/shared/platform.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { renderEnvFile, resolveSecrets, type Secrets } from '../lib/env-file.ts'
 import { ensureDirectory, ensureFile, readIfExists } from '../lib/files.ts'
+import { parseDotenv } from '../lib/settings.ts'
+import { reloadAction } from './ensure-app-built.ts'
+
+/** The apps that read a variable whose value differs between two env files (a variable the manifest does not name: all). */
+export function appsReading(manifest: PlatformManifest, before: string, after: string): string[] {
+  const [old, next] = [parseDotenv(before), parseDotenv(after)]
+  const changed = [...new Set([...Object.keys(old), ...Object.keys(next)])].filter((name) => old[name] !== next[name])
+  const apps = new Set<string>()
+  for (const name of changed) {
+    const readers = manifest.settings[name]?.apps ?? 'all'
+    for (const app of readers === 'all' ? appNamesOf(manifest) : readers) apps.add(app)
+  }
+  return appNamesOf(manifest).filter((app) => apps.has(app))
+}
 
 /**
  * /etc/yoyo-platform/platform.env: the secrets (generated on the first run, reused after, never
  * printed) and the service settings. Mode 0600, owned by the app user: each service process reads it
- * itself. A change restarts the services (PM2 reload) so they read it again.
+ * itself. A changed value reloads the apps that read it (PM2 reload) so they read it again.
  */
 export const ensureEnvironmentFile: Step = {
   name: 'ensureEnvironmentFile',
   async run(ctx) {
     await ensureDirectory(ctx, ctx.paths.configDir, { mode: 0o750, owner: 'root', group: ctx.appUser })
-    const { secrets, generated } = resolveSecrets(await readIfExists(ctx.paths.envFile))
+    const existing = await readIfExists(ctx.paths.envFile)
+    const { secrets, generated } = resolveSecrets(existing)
     if (generated.length > 0) ctx.detail(`new secrets: ${generated.join(', ')}`)
     ctx.shared.secrets = secrets
-    const changed = await ensureFile(ctx, ctx.paths.envFile, renderEnvFile(secrets, ctx.settings), { mode: 0o600, owner: ctx.appUser })
-    if (changed) await ctx.pending.add('pm2-reload')
+    const wanted = renderEnvFile(secrets, ctx.settings)
+    if (await ensureFile(ctx, ctx.paths.envFile, wanted, { mode: 0o600, owner: ctx.appUser })) {
+      for (const app of appsReading(platform, existing ?? '', wanted)) await ctx.pending.add(reloadAction(app))
+    }
   },
 }
 

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { appNamesOf, platform } from '../../services/shared/platform.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { appEnvironmentOf } from '../lib/settings.ts'
+import { reloadAction } from './ensure-app-built.ts'
 import { ensureDirectory, ensureFile, readTail } from '../lib/files.ts'
 import { parseAppliedInstances, planLoyaltyInstances } from '../lib/loyalty-instances.ts'
 import { PM2_UNIT } from '../lib/paths.ts'
@@ -17,7 +18,6 @@ import { renderPm2Unit } from '../render/pm2-unit.ts'
 import { renderPm2Wrapper } from '../render/pm2-wrapper.ts'
 import { renderProfile } from '../render/profile.ts'
 
-const RELOAD = 'pm2-reload'
 export const appNames = appNamesOf(platform)
 const LOYALTY = 'loyalty'
 const LOYALTY_STAMP = 'loyalty-instances'
@@ -121,9 +121,28 @@ async function waitUntilOnline(ctx: Context, loyalty?: number): Promise<Pm2Proce
  * LOYALTY_INSTANCES: a reload does not rescale, so a new count is applied by `pm2 scale` instead.
  */
 async function appsFingerprint(ctx: Context): Promise<string> {
+  // The ecosystem reads platform.json: both are what PM2 was started from.
   const ecosystem = await readFile(join(ctx.paths.appDir, 'ecosystem.config.cjs'), 'utf8').catch(() => '')
+  const manifest = await readFile(join(ctx.paths.appDir, 'platform.json'), 'utf8').catch(() => '')
   const { LOYALTY_INSTANCES: _applied, ...environment } = pm2Environment(ctx)
-  return createHash('sha256').update(ecosystem).update(JSON.stringify(environment)).digest('hex')
+  return createHash('sha256').update(ecosystem).update(manifest).update(JSON.stringify(environment)).digest('hex')
+}
+
+/**
+ * Which apps to (re)start or reload, and why: every app when one is not online, the ecosystem or the
+ * settings PM2 runs with changed, or a change owed them all; else the apps a new build or a changed
+ * setting of theirs is owed to (ensureAppBuilt, ensureEnvironmentFile).
+ */
+async function reloadPlan(ctx: Context, missing: string[], fingerprint: string): Promise<{ apps: string[] | 'all'; reasons: string[] }> {
+  const reasons = [
+    ...(missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []),
+    ...((await ctx.pending.has(reloadAction())) ? ['new build or env file for every app'] : []),
+    ...((await readStamp(ctx.paths.stateDir, 'pm2-apps')) !== fingerprint ? ['ecosystem, manifest or settings changed'] : []),
+  ]
+  if (reasons.length > 0) return { apps: 'all', reasons }
+  const owed: string[] = []
+  for (const app of appNames) if (await ctx.pending.has(reloadAction(app))) owed.push(app)
+  return { apps: owed, reasons: owed.length > 0 ? [`new build or settings of ${owed.join(', ')} only`] : [] }
 }
 
 /**
@@ -176,19 +195,18 @@ export const ensurePm2Running: Step = {
     let list = daemonUp ? await processList(ctx) : []
     const missing = unhealthy(list)
     const fingerprint = await appsFingerprint(ctx)
-    const reasons = [
-      ...(missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []),
-      ...((await ctx.pending.has(RELOAD)) ? ['new build or env file'] : []),
-      ...((await readStamp(ctx.paths.stateDir, 'pm2-apps')) !== fingerprint ? ['ecosystem or settings changed'] : []),
-    ]
-    if (reasons.length > 0) {
-      ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env (${reasons.join('; ')})`)
+    const plan = await reloadPlan(ctx, missing, fingerprint)
+    if (plan.apps === 'all' || plan.apps.length > 0) {
+      // Only the apps a change is owed to: the others keep serving, untouched.
+      const only = plan.apps === 'all' ? [] : ['--only', plan.apps.join(',')]
+      ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env${only.length > 0 ? ` --only ${only[1]}` : ''} (${plan.reasons.join('; ')})`)
       if (!ctx.check) {
-        await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env'])
+        await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', ...only])
         list = await waitUntilOnline(ctx)
         await pm2(ctx, ['save', '--force'])
         await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
-        await ctx.pending.done(RELOAD)
+        await ctx.pending.done(reloadAction())
+        for (const app of appNames) await ctx.pending.done(reloadAction(app))
       }
     }
     // With no loyalty process yet, the start above gives (under --check: would give) the ecosystem's count.

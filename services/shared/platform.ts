@@ -1,7 +1,11 @@
-// The platform manifest (platform.json at the repository root), checked against its schema when loaded,
-// and what the rest derives from it: app names, ports, entries, routes, and each service's settings
-// schema. Pure functions of a manifest, so a test can derive everything from a copy with one more app.
-import { Ajv } from 'ajv'
+// The platform manifest (platform.json at the repository root), checked when loaded, and what the rest
+// derives from it: app names, ports, entries, routes, and each service's settings schema. Pure functions
+// of a manifest, so a test can derive everything from a copy with one more app.
+//
+// No package imports: the provisioner loads this file from the source with Node.js alone, before any
+// npm install (a fresh VM has no node_modules). Editors check platform.json against platform.schema.json
+// as it is edited (its "$schema"), and test/provision/manifest.test.ts does with ajv; here, at load, the
+// shape that the code relies on and every cross-reference are checked by hand.
 import manifestJson from '../../platform.json' with { type: 'json' }
 
 export interface AppManifest {
@@ -59,89 +63,50 @@ export interface PlatformManifest {
   settings: Record<string, SettingManifest>
 }
 
-const nameList = { type: 'array', items: { type: 'string', pattern: '^/' } } as const
-const manifestSchema = {
-  type: 'object',
-  required: ['apps', 'sites', 'settings'],
-  properties: {
-    $comment: { type: 'string' },
-    apps: {
-      type: 'object',
-      minProperties: 1,
-      propertyNames: { pattern: '^[a-z][a-z0-9-]*$' },
-      additionalProperties: {
-        type: 'object',
-        required: ['title', 'source', 'port', 'route', 'health', 'process'],
-        additionalProperties: false,
-        properties: {
-          title: { type: 'string', minLength: 1 },
-          source: { type: 'string', pattern: '^services/[a-z0-9-]+$' },
-          port: { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$' },
-          route: {
-            type: 'object',
-            required: ['prefix'],
-            additionalProperties: false,
-            properties: { prefix: { type: 'string', pattern: '^/[a-z0-9-]+$' }, passThroughExcept: nameList, rateLimited: nameList },
-          },
-          health: { type: 'string', pattern: '^/' },
-          process: {
-            type: 'object',
-            required: ['mode', 'instances'],
-            additionalProperties: false,
-            properties: {
-              mode: { enum: ['cluster', 'fork'] },
-              instances: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^[A-Z][A-Z0-9_]*$' }] },
-            },
-          },
-        },
-      },
-    },
-    sites: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        required: ['title', 'prefix', 'health'],
-        additionalProperties: false,
-        properties: { title: { type: 'string' }, prefix: { type: 'string', pattern: '^/[a-z0-9-]+$' }, health: { type: 'string', pattern: '^/' } },
-      },
-    },
-    settings: {
-      type: 'object',
-      propertyNames: { pattern: '^[A-Z][A-Z0-9_]*$' },
-      additionalProperties: {
-        type: 'object',
-        required: ['scope', 'type', 'about'],
-        additionalProperties: false,
-        properties: {
-          scope: { enum: ['machine', 'service'] },
-          apps: { oneOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
-          type: { enum: ['integer', 'string'] },
-          minimum: { type: 'integer' },
-          maximum: { type: 'integer' },
-          minLength: { type: 'integer' },
-          pattern: { type: 'string' },
-          enum: { type: 'array', items: { type: 'string' } },
-          default: { type: ['integer', 'string'] },
-          secret: { type: 'boolean' },
-          provisioned: { type: 'boolean' },
-          about: { type: 'string', minLength: 1 },
-        },
-      },
-    },
-  },
-  additionalProperties: false,
-} as const
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const NAME = /^[A-Z][A-Z0-9_]*$/
 
-const validateManifest = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(manifestSchema)
-
-/** The manifest, schema-checked, and checked for what a schema cannot say: every named setting exists. */
-export function checkManifest(candidate: unknown): PlatformManifest {
-  if (!validateManifest(candidate)) {
-    const problems = (validateManifest.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
-    throw new Error(`platform.json is invalid: ${problems.join('; ')}`)
-  }
-  const manifest = candidate as unknown as PlatformManifest
+/** The problems of one app's entry (what the code reads of it). */
+function appProblems(name: string, app: unknown): string[] {
+  const at = `apps.${name}`
+  if (!isObject(app)) return [`${at} is not an object`]
   const problems: string[] = []
+  for (const field of ['title', 'source', 'port', 'health'] as const) if (typeof app[field] !== 'string') problems.push(`${at}.${field} must be a string`)
+  if (typeof app.source === 'string' && !/^services\/[a-z0-9-]+$/.test(app.source)) problems.push(`${at}.source must be services/<folder>`)
+  const route = app.route
+  if (!isObject(route) || typeof route.prefix !== 'string' || !/^\/[a-z0-9-]+$/.test(route.prefix)) problems.push(`${at}.route.prefix must be /<lowercase name>`)
+  const process = app.process
+  if (!isObject(process) || (process.mode !== 'cluster' && process.mode !== 'fork')) problems.push(`${at}.process.mode must be cluster or fork`)
+  else if (!(Number.isInteger(process.instances) && Number(process.instances) >= 1) && !(typeof process.instances === 'string' && NAME.test(process.instances))) {
+    problems.push(`${at}.process.instances must be a count or a setting's name`)
+  }
+  return problems
+}
+
+/** The problems of one setting's entry. */
+function settingProblems(name: string, setting: unknown): string[] {
+  const at = `settings.${name}`
+  if (!NAME.test(name)) return [`${at}: a setting's name is UPPER_SNAKE_CASE`]
+  if (!isObject(setting)) return [`${at} is not an object`]
+  const problems: string[] = []
+  if (setting.scope !== 'machine' && setting.scope !== 'service') problems.push(`${at}.scope must be machine or service`)
+  if (setting.type !== 'integer' && setting.type !== 'string') problems.push(`${at}.type must be integer or string`)
+  if (typeof setting.about !== 'string' || setting.about === '') problems.push(`${at}.about must say what it is`)
+  if (setting.default !== undefined && typeof setting.default !== (setting.type === 'integer' ? 'number' : 'string')) problems.push(`${at}.default must be of its type`)
+  if (setting.scope === 'service' && setting.apps !== 'all' && !(Array.isArray(setting.apps) && setting.apps.length > 0)) problems.push(`${at}.apps must be "all" or a list of apps`)
+  return problems
+}
+
+/** The manifest, checked for the shape the code relies on and for what a schema cannot say: every named app, setting and prefix exists once. */
+export function checkManifest(candidate: unknown): PlatformManifest {
+  const problems: string[] = []
+  if (!isObject(candidate) || !isObject(candidate.apps) || !isObject(candidate.sites) || !isObject(candidate.settings)) {
+    throw new Error('platform.json is invalid: it must have apps, sites and settings')
+  }
+  for (const [name, app] of Object.entries(candidate.apps)) problems.push(...appProblems(name, app))
+  for (const [name, setting] of Object.entries(candidate.settings)) problems.push(...settingProblems(name, setting))
+  if (problems.length > 0) throw new Error(`platform.json is invalid: ${problems.join('; ')}`)
+  const manifest = candidate as unknown as PlatformManifest
   const machineInteger = (name: string, where: string): void => {
     const setting = manifest.settings[name]
     if (setting?.scope !== 'machine' || setting.type !== 'integer' || setting.default === undefined) {
@@ -154,7 +119,6 @@ export function checkManifest(candidate: unknown): PlatformManifest {
   }
   for (const [name, setting] of Object.entries(manifest.settings)) {
     for (const app of Array.isArray(setting.apps) ? setting.apps : []) if (!(app in manifest.apps)) problems.push(`settings.${name}.apps names ${app}, which is not an app`)
-    if (setting.scope === 'service' && setting.apps === undefined) problems.push(`settings.${name} is a service setting without apps`)
   }
   const prefixes = [...Object.values(manifest.apps).map((app) => app.route.prefix), ...Object.values(manifest.sites).map((site) => site.prefix)]
   if (new Set(prefixes).size !== prefixes.length) problems.push('two routes share a prefix')

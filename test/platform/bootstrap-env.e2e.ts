@@ -23,13 +23,16 @@ t.test('when NODE_OPTIONS holds an --import loader, then bootstrap.sh keeps it f
   // "Cannot set properties of undefined (setting 'verbose')".
   const nodeOptions = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(loader).href}`].filter(Boolean).join(' ')
 
-  // A copy of provision/ (and nginx/, which it renders from, and the OpenAPI document): bootstrap.sh may `npm ci` next to itself,
-  // and the source tree is not this test's to change while other test files import from it.
+  // A copy of provision/ and what it loads from the source (nginx/, services/ for the OpenAPI document and
+  // the manifest's loader, platform.json): bootstrap.sh may `npm ci` next to itself, and the source tree
+  // is not this test's to change while other test files import from it. No node_modules but its own: the
+  // provisioner must run without the app's packages, as on a fresh VM.
   const copy = join(dir, 'provision')
-  await cp(join(bootstrap, '..'), copy, { recursive: true })
-  await cp(join(bootstrap, '..', '..', 'nginx'), join(dir, 'nginx'), { recursive: true })
-  // and the OpenAPI document, which it publishes as the docs page.
-  await cp(join(bootstrap, '..', '..', 'services', 'shared', 'openapi.ts'), join(dir, 'services', 'shared', 'openapi.ts'))
+  const root = join(bootstrap, '..', '..')
+  await cp(join(root, 'provision'), copy, { recursive: true })
+  for (const path of ['nginx', 'services', 'platform.json']) {
+    await cp(join(root, path), join(dir, path), { recursive: true, filter: (source) => !source.includes('node_modules') })
+  }
   const result = await run('sh', [join(copy, 'bootstrap.sh'), '--check', '--only', 'ensurePackages'], {
     // No links: the machine's node and npm stay as they are.
     env: { ...process.env, NODE_OPTIONS: nodeOptions, NODE_LINK_DIR: '' },

@@ -4,12 +4,13 @@ import { parseOptions, selectSteps } from '../../provision/lib/args.ts'
 const names = ['ensureA', 'ensureB', 'ensureC']
 
 t.test('when no option is given, then every step runs, changing things', async (t) => {
-  t.same(parseOptions([], names), { check: false, only: [], skip: [], quiet: false, verbose: false, help: false })
+  t.same(parseOptions([], names), { check: false, diff: false, json: false, only: [], skip: [], quiet: false, verbose: false, help: false })
 })
 
 t.test('when --check, --only, --skip, --quiet are given, then they are read (both --x y and --x=y)', async (t) => {
   const options = parseOptions(['--check', '--only', 'ensureA,ensureC', '--skip=ensureC', '--quiet'], names)
-  t.same(options, { check: true, only: ['ensureA', 'ensureC'], skip: ['ensureC'], quiet: true, verbose: false, help: false })
+  t.same(options, { check: true, diff: false, json: false, only: ['ensureA', 'ensureC'], skip: ['ensureC'], quiet: true, verbose: false, help: false })
+  t.match(parseOptions(['--check', '--diff', '--json'], names), { check: true, diff: true, json: true })
   t.same(selectSteps(names.map((name) => ({ name })), options).map((s) => s.name), ['ensureA'])
   t.same(selectSteps(names.map((name) => ({ name })), parseOptions(['--skip', 'ensureB'], names)).map((s) => s.name), ['ensureA', 'ensureC'])
 })

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -72,17 +72,22 @@ t.test('when ensureEnvironmentFile runs twice, then the secrets are kept, the fi
   const secrets = parseDotenv(text)
   t.equal((await lstat(paths.envFile)).mode & 0o777, 0o600)
   t.equal((await lstat(paths.configDir)).mode & 0o777, 0o750)
-  t.ok(await lstat(join(dir, 'state', 'pending', 'pm2-reload')), 'the services owe a reload')
+  for (const app of ['auth', 'transactions', 'loyalty', 'dashboard']) t.ok(await lstat(join(dir, 'state', 'pending', `pm2-reload:${app}`)), `${app} owes a reload`)
 
   const second = await run()
   t.equal(second[0]!.status, 'ok')
   t.equal(await readFile(paths.envFile, 'utf8'), text, 'same secrets')
   t.equal((await run(true))[0]!.status, 'ok', '--check: no drift')
 
-  const changed = await run(false, { LOG_LEVEL: 'debug' })
+  await rm(join(dir, 'state', 'pending'), { recursive: true, force: true })
+  const changed = await run(false, { TOKEN_TTL_SECONDS: '45' })
   t.equal(changed[0]!.status, 'changed')
+  t.same((await readdir(join(dir, 'state', 'pending'))).sort(), ['pm2-reload:auth'], 'only the app that reads the setting owes a reload')
+  await run(false, { LOG_LEVEL: 'debug' })
+  t.same((await readdir(join(dir, 'state', 'pending'))).sort(), ['pm2-reload:auth', 'pm2-reload:dashboard', 'pm2-reload:loyalty', 'pm2-reload:transactions'], 'a setting every app reads: all')
   const after = parseDotenv(await readFile(paths.envFile, 'utf8'))
   t.equal(after.LOG_LEVEL, 'debug')
+  t.equal(after.TOKEN_TTL_SECONDS, undefined, 'a setting no longer set is no longer in the file')
   t.equal(after.JWT_SECRET, secrets.JWT_SECRET, 'a settings change keeps the secrets')
 
   const printed = lines.join('\n')

@@ -5,9 +5,18 @@ import t, { type Test } from 'tap'
 import { ensureAbsent, ensureDirectory, ensureFile, ensureLine, ensureSymlink, type FileContext, readTail } from '../../provision/lib/files.ts'
 
 // Tests run as root (CI and the dev machine): owner 'root' is the user that exists everywhere.
-function context(check = false): FileContext & { changes: string[] } {
+function context(check = false): FileContext & { changes: string[]; diffs: string[] } {
   const changes: string[] = []
-  return { check, changes, note: (change) => changes.push(change) }
+  const diffs: string[] = []
+  return {
+    check,
+    changes,
+    diffs,
+    note: (change, diff) => {
+      changes.push(change)
+      if (diff !== undefined) diffs.push(diff)
+    },
+  }
 }
 
 async function tempDir(t: Test): Promise<string> {
@@ -47,6 +56,7 @@ t.test('when the content differs, then ensureFile replaces it atomically and lea
   t.equal(await ensureFile(ctx, path, 'new\n', { mode: 0o644 }), true)
   t.equal(await readFile(path, 'utf8'), 'new\n')
   t.same(ctx.changes, [`write ${path}`])
+  t.same(ctx.diffs, [`--- ${path}\n+++ ${path}\n@@ -1,1 +1,1 @@\n-old\n+new\n`], 'with its unified diff')
   const { readdir } = await import('node:fs/promises')
   t.same(await readdir(dir), ['a.conf'])
 })
@@ -59,7 +69,7 @@ t.test('when only the mode differs, then ensureFile fixes the mode without rewri
   const ctx = context()
   t.equal(await ensureFile(ctx, path, 'X=1\n', { mode: 0o600 }), true)
   t.equal(await mode(path), 0o600)
-  t.same(ctx.changes, [`chmod 0600 ${path}`])
+  t.same(ctx.changes, [`chmod 0644 → 0600 ${path}`])
 })
 
 t.test('when run under --check, then ensureFile reports the drift and writes nothing', async (t) => {
@@ -153,4 +163,27 @@ t.test('when a log is larger than the bytes read, then readTail returns its last
   await writeFile(join(dir, 'short.log'), 'only line')
   t.equal(await readTail(join(dir, 'short.log'), 15), 'only line', 'a short file whole')
   t.equal(await readTail(join(dir, 'absent.log'), 15), '', 'a missing file is empty')
+})
+
+t.test('when a file with secrets would change under --check, then its diff shows every change and no secret', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'platform.env')
+  await writeFile(path, 'JWT_SECRET=old-secret-value\nREDIS_URL=redis://:old-pw@127.0.0.1:6379/0\nLOG_LEVEL=info\n', { mode: 0o600 })
+  const ctx = context(true)
+  await ensureFile(ctx, path, 'JWT_SECRET=new-secret-value\nREDIS_URL=redis://:old-pw@127.0.0.1:6379/0\nLOG_LEVEL=debug\n', { mode: 0o600 })
+  t.same(ctx.changes, [`write ${path}`])
+  const diff = ctx.diffs[0] ?? ''
+  t.match(diff, /^-JWT_SECRET=<redacted>$/m, 'the old secret, redacted')
+  t.match(diff, /^\+JWT_SECRET=<redacted> \(changed\)$/m, 'the new one, marked changed')
+  t.match(diff, /^ REDIS_URL=<redacted>$/m, 'an unchanged secret line, as context')
+  t.match(diff, /^-LOG_LEVEL=info\n\+LOG_LEVEL=debug$/m)
+  for (const secret of ['old-secret-value', 'new-secret-value', 'old-pw']) t.notMatch(diff, secret, `${secret} never appears`)
+  t.equal(await readFile(path, 'utf8'), 'JWT_SECRET=old-secret-value\nREDIS_URL=redis://:old-pw@127.0.0.1:6379/0\nLOG_LEVEL=info\n', 'nothing written')
+})
+
+t.test('when a file is created, then its diff is against /dev/null', async (t) => {
+  const dir = await tempDir(t)
+  const ctx = context(true)
+  await ensureFile(ctx, join(dir, 'redis.conf'), 'port 6379\nrequirepass s3cr3t-pw\n', { mode: 0o640 })
+  t.equal(ctx.diffs[0], `--- /dev/null\n+++ ${join(dir, 'redis.conf')}\n@@ -0,0 +1,2 @@\n+port 6379\n+requirepass <redacted>\n`)
 })

@@ -76,7 +76,19 @@ t.test('when the manifest names what does not exist, then loading it fails sayin
   broken.settings.TOKEN_TTL_SECONDS!.apps = ['nobody']
   broken.apps.loyalty!.route.prefix = '/authentication'
   t.throws(() => checkManifest(broken), /apps\.auth\.port names NO_SUCH_PORT[\s\S]*settings\.TOKEN_TTL_SECONDS\.apps names nobody[\s\S]*two routes share a prefix/)
-  t.throws(() => checkManifest({ ...platform, apps: { auth: { title: 'no source' } } }), /platform\.json is invalid: \/apps\/auth must have required property 'source'/)
+  t.throws(() => checkManifest({ ...platform, apps: { auth: { title: 'no source' } } }), /platform\.json is invalid: apps\.auth\.source must be a string; .*apps\.auth\.route\.prefix must be/)
+  t.throws(() => checkManifest({ ...platform, settings: { lower_case: { scope: 'service', type: 'integer', about: 'x', apps: 'all' } } }), /settings\.lower_case: a setting's name is UPPER_SNAKE_CASE/)
+  t.throws(() => checkManifest({ apps: {} }), /it must have apps, sites and settings/)
+})
+
+t.test('when platform.json is checked against platform.schema.json (what editors check as it is typed), then it is valid, and a broken copy is not', async (t) => {
+  const { Ajv2020 } = await import('ajv/dist/2020.js')
+  const read = async (file: string): Promise<unknown> => JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(join(repoRoot, file), 'utf8')))
+  const validate = new Ajv2020({ allErrors: true, allowUnionTypes: true }).compile(await read('platform.schema.json') as object)
+  t.ok(validate(await read('platform.json')), `valid (${JSON.stringify(validate.errors)})`)
+  const broken = structuredClone(platform) as unknown as { apps: { auth: { process: { mode: string } } } }
+  broken.apps.auth.process.mode = 'daemon'
+  t.notOk(validate(broken), 'an unknown process mode is refused')
 })
 
 t.test('when the repository lists apps or settings, then it is platform.json, once', async (t) => {

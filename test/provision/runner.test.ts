@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Context, Step } from '../../provision/lib/context.ts'
 import { defaultPaths } from '../../provision/lib/paths.ts'
 import { pendingActions } from '../../provision/lib/pending.ts'
-import { describeFailure, exitCode, formatRecap, runSteps, type RunnerOptions } from '../../provision/lib/runner.ts'
+import { describeFailure, exitCode, formatRecap, jsonReport, REPORT_VERSION, runSteps, type RunnerOptions } from '../../provision/lib/runner.ts'
 import { resolveSettings } from '../../provision/lib/settings.ts'
 
 function base(check = false): Omit<Context, 'note' | 'detail'> {
@@ -107,4 +107,47 @@ t.test('when an error message has several lines, then each is printed indented u
   const out = output()
   await runSteps([step('ensureA', () => { throw new Error('nginx -t rejected it:\n[emerg] bad\ntest failed') })], base(), out)
   t.same(out.lines.slice(1), ['         error: nginx -t rejected it:', '         | [emerg] bad', '         | test failed'])
+})
+
+const envDiff = '--- /etc/x.env\n+++ /etc/x.env\n@@ -1,1 +1,1 @@\n-LOG_LEVEL=info\n+LOG_LEVEL=debug\n'
+
+t.test('when --diff is given, then each file change is followed by its diff; without it, the report is unchanged', async (t) => {
+  const steps = [step('ensureEnv', (ctx) => { ctx.note('write /etc/x.env', envDiff); ctx.note('restart nginx') })]
+  const plain = output({ check: true })
+  await runSteps(steps, base(true), plain)
+  t.same(plain.lines.slice(1), ['         - would write /etc/x.env', '         - would restart nginx'])
+  const withDiff = output({ check: true, diff: true })
+  await runSteps(steps, base(true), withDiff)
+  t.same(withDiff.lines.slice(1), [
+    '         - would write /etc/x.env',
+    '           --- /etc/x.env',
+    '           +++ /etc/x.env',
+    '           @@ -1,1 +1,1 @@',
+    '           -LOG_LEVEL=info',
+    '           +LOG_LEVEL=debug',
+    '         - would restart nginx',
+  ])
+})
+
+t.test('when a run is reported as JSON, then one versioned document holds every step, its status, time, changes and diffs', async (t) => {
+  const results = await runSteps([
+    step('ensureA', () => {}),
+    step('ensureEnv', (ctx) => { ctx.note('write /etc/x.env', envDiff); ctx.note('restart nginx') }),
+    step('ensureC', () => { throw new Error('broken') }),
+    step('ensureD', () => {}),
+  ], base(true), output({ check: true }))
+  const report = jsonReport(results, true, 1234.4)
+  t.same(JSON.parse(JSON.stringify(report)), {
+    version: REPORT_VERSION,
+    check: true,
+    exitCode: 1,
+    ms: 1234,
+    recap: { ok: 1, changed: 1, failed: 1, notRun: 1 },
+    steps: [
+      { name: 'ensureA', status: 'ok', ms: report.steps[0]!.ms, changes: [] },
+      { name: 'ensureEnv', status: 'changed', ms: report.steps[1]!.ms, changes: [{ change: 'write /etc/x.env', diff: envDiff }, { change: 'restart nginx' }] },
+      { name: 'ensureC', status: 'failed', ms: report.steps[2]!.ms, changes: [], failure: { message: 'broken' } },
+      { name: 'ensureD', status: 'not run', ms: 0, changes: [] },
+    ],
+  })
 })

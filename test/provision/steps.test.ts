@@ -110,11 +110,11 @@ t.test('when the Redis config is written, then only a Redis restart is owed; unc
   await writeFile(paths.redisMainConfig, 'port 6379\n')
   const ctx = context(paths)
   await ensureEnvironmentFile.run(ctx)
-  await ctx.pending.done('pm2-reload')
+  for (const app of ['auth', 'transactions', 'loyalty', 'dashboard']) await ctx.pending.done(`pm2-reload:${app}`)
   await ensureRedisConfigured.run(ctx)
   t.ok(await ctx.pending.has('redis-restart'))
   t.notOk(await ctx.pending.has('nginx-reload'))
-  t.notOk(await ctx.pending.has('pm2-reload'))
+  t.notOk(await ctx.pending.has('pm2-reload:auth'))
   const text = await readFile(paths.redisConfig, 'utf8')
   t.match(text, `requirepass ${ctx.shared.secrets!.REDIS_PASSWORD}`)
   t.equal((await lstat(paths.redisConfig)).mode & 0o777, 0o640)
@@ -172,4 +172,51 @@ t.test('when Redis ran without the append-only file, then it is switched on live
     }
   }
   t.equal(await client.get('user:alice'), 'still here')
+})
+
+t.test('when one service\'s folder changes, then the build is owed a reload of that app only; when shared code changes, of every app', async (t) => {
+  const dir = await tempDir(t)
+  const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
+  const app = paths.appDir
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
+    await mkdir(join(app, file, '..'), { recursive: true })
+    await writeFile(join(app, file), `${file}\n`)
+  }
+  await mkdir(join(app, 'node_modules'))
+  const { hashTree } = await import('../../provision/lib/hash.ts')
+  const { writeStamp } = await import('../../provision/lib/stamps.ts')
+  const { ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
+  // As a finished build leaves it: every stamp current.
+  await writeStamp(paths.stateDir, 'app-dependencies', await hashTree(app, ['package.json', 'package-lock.json']))
+  const firstRun = context(paths, true)
+  await ensureAppBuilt.run(firstRun)
+  t.match(firstRun.changes, [/npm run build in .* \(for every app\)/], 'nothing known yet: every app')
+
+  const buildInputs = ['services', 'platform.json', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
+  const stampAll = async (): Promise<void> => {
+    await writeStamp(paths.stateDir, 'app-build', await hashTree(app, buildInputs))
+    await writeStamp(paths.stateDir, 'app-build-shared', await hashTree(app, ['services/shared', 'platform.json', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']))
+    for (const [name, source] of [['auth', 'auth-api'], ['transactions', 'transaction-api'], ['loyalty', 'loyalty-worker'], ['dashboard', 'queue-dashboard']]) {
+      await writeStamp(paths.stateDir, `app-build-${name}`, await hashTree(app, [`services/${source}`]))
+    }
+  }
+  await stampAll()
+  const unchanged = context(paths, true)
+  await ensureAppBuilt.run(unchanged)
+  t.same(unchanged.changes, [], 'built and current: nothing')
+
+  await writeFile(join(app, 'services/auth-api/main.ts'), 'changed\n')
+  const oneApp = context(paths, true)
+  await ensureAppBuilt.run(oneApp)
+  t.match(oneApp.changes, [/npm run build in .* \(for auth\)$/])
+  t.ok(await oneApp.pending.has('pm2-reload:auth'), 'auth owes a reload')
+  for (const other of ['transactions', 'loyalty', 'dashboard']) t.notOk(await oneApp.pending.has(`pm2-reload:${other}`), `${other} does not`)
+  t.notOk(await oneApp.pending.has('pm2-reload'))
+
+  await stampAll()
+  await writeFile(join(app, 'services/shared/a.ts'), 'changed\n')
+  const shared = context(paths, true)
+  await ensureAppBuilt.run(shared)
+  t.match(shared.changes, [/\(for every app\)$/])
+  t.ok(await shared.pending.has('pm2-reload'), 'shared code: every app')
 })
