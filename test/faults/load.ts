@@ -9,7 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { readLoyalty } from '../../services/loyalty-worker/award.ts'
 import { keys } from '../../services/shared/keys.ts'
 import { type HttpReply, NoReply, request } from '../helpers/http-client.ts'
+import type { Redis } from 'ioredis'
 import type { PlatformStack, QueueState } from '../helpers/platform-stack.ts'
+
+/** What the load and the settlement use of a platform: a PM2 stack (platform-stack.ts) or containers. */
+export type LoadTarget = Pick<PlatformStack, 'url' | 'token' | 'stampsPerVoucher' | 'queueState'> & { redis: { client: Redis } }
 
 export interface LoadOptions {
   users: number[]
@@ -74,7 +78,7 @@ export interface Load {
   acked(): number
 }
 
-export function startLoad(stack: PlatformStack, options: LoadOptions): Load {
+export function startLoad(stack: LoadTarget, options: LoadOptions): Load {
   const { users, count, concurrency, retry, giveUpMs = 120_000, timeoutMs = 10_000, idempotencyKeys = true } = options
   if (retry && !idempotencyKeys) throw new Error('a retrying client needs Idempotency-Keys, or a retry could be a second transaction')
   const t0 = performance.now()
@@ -161,18 +165,18 @@ export interface LoyaltySnapshot {
   transactions: number
 }
 
-async function loyaltyOf(stack: PlatformStack, user: number): Promise<LoyaltySnapshot> {
+async function loyaltyOf(stack: LoadTarget, user: number): Promise<LoyaltySnapshot> {
   const account = await readLoyalty(stack.redis.client, user)
   return { earned: account.stamps + account.vouchers_total * stack.stampsPerVoucher, transactions: account.transactions }
 }
 
 /** Users' loyalty now: a scenario that reuses users settles against it. */
-export async function loyaltySnapshot(stack: PlatformStack, users: number[]): Promise<Map<number, LoyaltySnapshot>> {
+export async function loyaltySnapshot(stack: LoadTarget, users: number[]): Promise<Map<number, LoyaltySnapshot>> {
   return new Map(await Promise.all(users.map(async (user) => [user, await loyaltyOf(stack, user)] as const)))
 }
 
 /** The jobs of the transaction queue that are not done, with their kue hashes: for failure messages. */
-export async function stuckJobs(stack: PlatformStack): Promise<string> {
+export async function stuckJobs(stack: LoadTarget): Promise<string> {
   const lines: string[] = []
   for (const state of ['inactive', 'active', 'delayed', 'failed']) {
     const members = await stack.redis.client.zrange(`${keys.queuePrefix}:jobs:transaction:${state}`, 0, 9, 'WITHSCORES')
@@ -203,7 +207,7 @@ export interface Settlement {
   awardedTwice: number
 }
 
-async function recordStatuses(stack: PlatformStack, ids: string[]): Promise<Map<string, string | null>> {
+async function recordStatuses(stack: LoadTarget, ids: string[]): Promise<Map<string, string | null>> {
   const statuses = new Map<string, string | null>()
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000)
@@ -222,7 +226,7 @@ export const drained = (state: QueueState): boolean => state.inactive + state.ac
  * acknowledged record is completed, then tallies loyalty per user. `since` is a performance.now() value.
  */
 export async function settle(
-  stack: PlatformStack,
+  stack: LoadTarget,
   ledger: Ledger,
   options: { since: number; timeoutMs: number; baseline?: Map<number, LoyaltySnapshot>; recordsExpire?: boolean },
 ): Promise<Settlement> {
@@ -303,7 +307,7 @@ export interface Probes {
  * Reads and logins alongside a load, each recorded like the load's attempts: a login every 400 ms (under
  * nginx's 10/s), GET /loyalty/me every 100 ms, and the two health checks every 250 ms.
  */
-export function startProbes(stack: PlatformStack, timeoutMs = 10_000): Probes {
+export function startProbes(stack: LoadTarget, timeoutMs = 10_000): Probes {
   const attempts: Attempt[] = []
   let running = true
   const loop = async (what: string, intervalMs: number, send: () => Promise<HttpReply>): Promise<void> => {

@@ -14,6 +14,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Redis } from 'ioredis'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
 import { keys } from '../../services/shared/keys.ts'
@@ -127,6 +128,12 @@ counts[7] = partial
 counts[8] = redis.call('LLEN', prefix .. ':' .. job_type .. ':jobs')
 return counts
 `
+
+/** kue's transaction queue as `client`'s Redis holds it (one atomic script): any platform's, PM2's or containers'. */
+export async function readQueueState(client: Redis): Promise<QueueState> {
+  const [inactive, active, delayed, failed, complete, orphaned, partial, tokens] = (await client.eval(queueStateScript, 0, keys.queuePrefix, 'transaction')) as number[]
+  return { inactive: inactive!, active: active!, delayed: delayed!, failed: failed!, complete: complete!, orphaned: orphaned!, partial: partial!, tokens: tokens! }
+}
 
 async function newestMtime(dir: string, suffix: string): Promise<number> {
   let newest = 0
@@ -331,12 +338,7 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       processes,
       token: (userId, tokenOptions = {}) =>
         signToken({ user_id: userId, username: `user-${userId}`, can_transact: tokenOptions.canTransact ?? true }, jwtSecret, tokenOptions.ttlSeconds ?? 30),
-      queueState: async () => {
-        const [inactive, active, delayed, failed, complete, orphaned, partial, tokens] = (await redis.client.eval(
-          queueStateScript, 0, keys.queuePrefix, 'transaction',
-        )) as number[]
-        return { inactive: inactive!, active: active!, delayed: delayed!, failed: failed!, complete: complete!, orphaned: orphaned!, partial: partial!, tokens: tokens! }
-      },
+      queueState: () => readQueueState(redis.client),
       logs: async (app) => {
         const read = (suffix: string) => readFile(join(pm2Home, 'logs', `${app}-${suffix}.log`), 'utf8').catch(() => '')
         return `${await read('out')}${await read('error')}`

@@ -22,8 +22,8 @@ async function runNode(args: string[], env: Record<string, string>): Promise<Exi
 }
 
 /** Runs a TypeScript entry (`services/auth-api/main.ts`, ...) as PM2 would, with only PATH and `env`, to its exit. */
-export function runEntry(entry: string, env: Record<string, string>): Promise<Exit> {
-  return runNode([entry], env)
+export function runEntry(entry: string, env: Record<string, string>, args: string[] = []): Promise<Exit> {
+  return runNode([entry, ...args], env)
 }
 
 /** Runs `script` (CommonJS, `node -e`; it can `import()` the repository's TypeScript) the same way. */
