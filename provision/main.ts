@@ -7,6 +7,7 @@ import { parseOptions, selectSteps, usage, UsageError } from './lib/args.ts'
 import { readIfExists } from './lib/files.ts'
 import { APP_USER, defaultPaths } from './lib/paths.ts'
 import { pendingActions } from './lib/pending.ts'
+import { planDifferences, readPlan, writePlan } from './lib/plan.ts'
 import { exitCode, formatRecap, jsonReport, runSteps } from './lib/runner.ts'
 import { parseDotenv, resolveSettings } from './lib/settings.ts'
 import { configureShell, getLastCommand } from './lib/shell.ts'
@@ -46,19 +47,40 @@ try {
       write(`yoyo-platform provisioner${options.check ? ' (--check: changing nothing)' : ''}: Node.js ${process.version}, ` +
         `${runtime.systemd ? 'systemd' : 'no systemd (services started directly)'}, ${paths.sourceDir} → ${paths.appDir}`)
     }
-    const results = await runSteps(selectSteps(steps, options), {
-      check: options.check,
-      verbose: options.verbose,
-      paths,
-      appUser: APP_USER,
-      settings,
-      runtime,
-      pending: pendingActions(join(paths.stateDir, 'pending'), options.check),
-      shared: {},
-    }, { check: options.check, quiet: options.quiet, verbose: options.verbose && !options.json, diff: options.diff, write: report, lastCommand: getLastCommand })
-    report(formatRecap(results, options.check, performance.now() - started))
-    code = exitCode(results, options.check)
-    if (options.json) write(JSON.stringify(jsonReport(results, options.check, performance.now() - started), null, 2))
+    const run = (check: boolean, selection: { only: string[]; skip: string[] }, out: (line: string) => void) =>
+      runSteps(selectSteps(steps, selection), {
+        check,
+        verbose: options.verbose,
+        paths,
+        appUser: APP_USER,
+        settings,
+        runtime,
+        pending: pendingActions(join(paths.stateDir, 'pending'), check),
+        shared: {},
+      }, { check, quiet: options.quiet, verbose: options.verbose && !options.json, diff: options.diff, write: out, lastCommand: getLastCommand })
+
+    let selection = { only: options.only, skip: options.skip }
+    let moved: string[] = []
+    if (options.apply !== undefined) {
+      // Check first, silently: the run goes ahead only if it would do exactly what was planned.
+      const plan = await readPlan(options.apply)
+      selection = { only: plan.only, skip: plan.skip }
+      const now = jsonReport(await run(true, selection, () => {}), true, 0)
+      moved = planDifferences(plan.report, now)
+    }
+    if (moved.length > 0) {
+      process.stderr.write(`provision: ${options.apply} is stale: the machine is no longer as it was when the plan was made (nothing was changed):\n${moved.map((line) => `  - ${line}`).join('\n')}\nMake a new plan (--plan) and review it.\n`)
+      code = 3
+    } else {
+      const results = await run(options.check, selection, report)
+      report(formatRecap(results, options.check, performance.now() - started))
+      code = exitCode(results, options.check)
+      if (options.plan !== undefined) {
+        await writePlan(options.plan, { ...selection, report: jsonReport(results, true, performance.now() - started) })
+        report(`plan written to ${options.plan}: review it, then --apply ${options.plan}`)
+      }
+      if (options.json) write(JSON.stringify(jsonReport(results, options.check, performance.now() - started), null, 2))
+    }
     if (code === 0 && !options.check && !options.quiet && !options.json) {
       // What `yoyo-status` says, and what to try first.
       const status = await collectStatus({ ...statusUrls(settings), envFile: paths.envFile, pm2: paths.pm2Wrapper, apps: appNames, dashboardUser: 'admin' })

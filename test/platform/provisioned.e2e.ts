@@ -18,7 +18,7 @@
 // this environment (NODE_LINK_DIR, platform settings): run it as the machine was provisioned.
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { $ } from 'zx/core'
@@ -381,6 +381,30 @@ await t.test('when the nginx site is edited by hand and a setting changes, then 
   for (const [name, value] of Object.entries(settings).filter(([n, v]) => /SECRET|PASSWORD|_URL$/.test(n) && v.length >= 8)) {
     t.notOk(json.stdout.includes(value), `${name} is not in the report`)
   }
+})
+
+await t.test('when a plan is made, then --apply refuses it once the machine moved, naming the step, and does it when the machine is as planned', async (t) => {
+  const site = '/etc/nginx/sites-available/yoyo-platform.conf'
+  const original = await readFile(site, 'utf8')
+  t.teardown(() => writeFile(site, original))
+  const planFile = `/tmp/yoyo-plan-${process.pid}.json`
+  t.teardown(() => rm(planFile, { force: true }))
+  await writeFile(site, `${original}# edited by hand\n`)
+  const plan = await provision(['--plan', planFile, '--only', 'ensureNginxConfigured'], loginUser)
+  t.equal(plan.exitCode, 2, 'the plan finds the drift', { output: plan.stdout })
+  t.match(plan.stdout, /plan written to \/tmp\/yoyo-plan-/)
+
+  await writeFile(site, `${original}# edited by hand\n# and again\n`)
+  const stale = await provision(['--apply', planFile], loginUser)
+  t.equal(stale.exitCode, 3, 'a stale plan: exit 3', { stderr: stale.stderr })
+  t.match(stale.stderr, /is stale[\s\S]*ensureNginxConfigured: the same changes, but "write \/etc\/nginx\/sites-available\/yoyo-platform\.conf" would now write something else/)
+  t.equal(await readFile(site, 'utf8'), `${original}# edited by hand\n# and again\n`, 'nothing was changed')
+
+  await writeFile(site, `${original}# edited by hand\n`)
+  const applied = await provision(['--apply', planFile], loginUser)
+  t.equal(applied.exitCode, 0, 'the plan applies', { output: `${applied.stdout}${applied.stderr}` })
+  t.match(applied.stdout, /changed +ensureNginxConfigured/)
+  t.equal(await readFile(site, 'utf8'), original, 'and did what it planned')
 })
 
 await t.test('when nginx has logged requests, then its access log is readable by adm only (0640, www-data:adm)', async (t) => {
