@@ -8,14 +8,39 @@ import { readIfExists } from './lib/files.ts'
 import { APP_USER, defaultPaths } from './lib/paths.ts'
 import { pendingActions } from './lib/pending.ts'
 import { planDifferences, readPlan, writePlan } from './lib/plan.ts'
-import { exitCode, formatRecap, jsonReport, runSteps } from './lib/runner.ts'
+import type { Context, Step } from './lib/context.ts'
+import { restorePreviousRelease } from './lib/release.ts'
+import { exitCode, formatRecap, jsonReport, runSteps, type StepResult } from './lib/runner.ts'
 import { parseDotenv, resolveSettings } from './lib/settings.ts'
 import { configureShell, getLastCommand } from './lib/shell.ts'
 import { collectStatus, formatStatus } from './lib/status.ts'
 import { hasSystemd, loginUsers } from './lib/system.ts'
+import { ensureSmokeTest } from './steps/ensure-smoke-test.ts'
 import { steps } from './steps/index.ts'
-import { appNames } from './steps/pm2.ts'
+import { appNames, reloadRestoredApps } from './steps/pm2.ts'
 import { statusUrls } from './steps/status-command.ts'
+
+/** A deploy that fails one of these has its previous release put back. */
+const ROLLBACK_AFTER = ['ensurePm2Running', 'ensureSmokeTest']
+
+/**
+ * Goes back to the release this run replaced: its files and build stamps, the apps the deploy reloaded
+ * started again from them, and the smoke test run again to show the platform healthy. The run still
+ * exits 1: what was asked for did not happen.
+ */
+async function rollBack(failedStep: string, ctx: Context, smokeTest: (check: boolean) => Promise<StepResult[]>, report: (line: string) => void): Promise<void> {
+  const apps = ctx.shared.reloaded ?? appNames
+  report(`\nrollback: ${failedStep} failed after the deploy; putting the previous release back (${apps.join(', ')})`)
+  try {
+    await restorePreviousRelease(ctx)
+    const tails = await reloadRestoredApps(ctx, apps)
+    const [smoke] = await smokeTest(false)
+    report(smoke?.status === 'failed' ? 'rollback: the previous release is back, but its smoke test fails too' : 'rollback: the previous release is back and healthy')
+    report(`What the failed release logged:\n${tails}`)
+  } catch (err) {
+    report(`rollback failed: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
 
 const started = performance.now()
 // The caller's NODE_OPTIONS (a test runner's --import loader) is no business of the commands we run;
@@ -47,17 +72,21 @@ try {
       write(`yoyo-platform provisioner${options.check ? ' (--check: changing nothing)' : ''}: Node.js ${process.version}, ` +
         `${runtime.systemd ? 'systemd' : 'no systemd (services started directly)'}, ${paths.sourceDir} → ${paths.appDir}`)
     }
-    const run = (check: boolean, selection: { only: string[]; skip: string[] }, out: (line: string) => void) =>
-      runSteps(selectSteps(steps, selection), {
-        check,
-        verbose: options.verbose,
-        paths,
-        appUser: APP_USER,
-        settings,
-        runtime,
-        pending: pendingActions(join(paths.stateDir, 'pending'), check),
-        shared: {},
-      }, { check, quiet: options.quiet, verbose: options.verbose && !options.json, diff: options.diff, write: out, lastCommand: getLastCommand })
+    const baseContext = (check: boolean): Omit<Context, 'note' | 'detail'> => ({
+      check,
+      verbose: options.verbose,
+      paths,
+      appUser: APP_USER,
+      settings,
+      runtime,
+      pending: pendingActions(join(paths.stateDir, 'pending'), check),
+      shared: {},
+    })
+    let lastRun = baseContext(false)
+    const run = (check: boolean, selection: { only: string[]; skip: string[] }, out: (line: string) => void, only: Step[] = steps) => {
+      lastRun = baseContext(check)
+      return runSteps(selectSteps(only, selection), lastRun, { check, quiet: options.quiet, verbose: options.verbose && !options.json, diff: options.diff, write: out, lastCommand: getLastCommand })
+    }
 
     let selection = { only: options.only, skip: options.skip }
     let moved: string[] = []
@@ -75,6 +104,10 @@ try {
       const results = await run(options.check, selection, report)
       report(formatRecap(results, options.check, performance.now() - started))
       code = exitCode(results, options.check)
+      const failed = results.find((result) => result.status === 'failed')
+      if (failed !== undefined && ROLLBACK_AFTER.includes(failed.name) && lastRun.shared.previousRelease === true) {
+        await rollBack(failed.name, { ...lastRun, note: () => {}, detail: () => {} }, (check) => run(check, { only: [], skip: [] }, report, [ensureSmokeTest]), report)
+      }
       if (options.plan !== undefined) {
         await writePlan(options.plan, { ...selection, report: jsonReport(results, true, performance.now() - started) })
         report(`plan written to ${options.plan}: review it, then --apply ${options.plan}`)

@@ -25,7 +25,13 @@ export interface Context {
   /** Restarts and reloads owed to a later step, kept on disk so an interrupted run still does them. */
   readonly pending: PendingActions
   /** Values steps hand to later steps in the same run. */
-  readonly shared: { secrets?: Secrets }
+  readonly shared: {
+    secrets?: Secrets
+    /** This run kept the release it replaces (lib/release.ts): a failed deploy can go back to it. */
+    previousRelease?: boolean
+    /** The apps this run (re)started or reloaded under PM2. */
+    reloaded?: string[]
+  }
   /**
    * Records a change this step made, or under --check would make ("write /etc/x", "restart nginx"),
    * saying what: a file's change comes with its unified diff (secrets redacted), others say before → after.

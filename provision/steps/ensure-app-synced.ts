@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises'
 import type { Step } from '../lib/context.ts'
 import { ensureDirectory } from '../lib/files.ts'
+import { keepPreviousRelease, previousReleaseDir } from '../lib/release.ts'
 import { $ } from '../lib/shell.ts'
 
 /**
@@ -36,6 +37,9 @@ export const ensureAppSynced: Step = {
     if (items.length === 0) return
     ctx.note(`copy ${items.length} changed path(s) from ${sourceDir} to ${appDir}`)
     for (const item of items.slice(0, 20)) ctx.detail(item)
-    if (!ctx.check) await $`rsync ${args}`
+    if (ctx.check) return
+    // A deploy that fails its health wait or smoke test goes back to what runs now (main.ts).
+    if (await keepPreviousRelease(ctx)) ctx.detail(`kept the running release in ${previousReleaseDir(ctx)}`)
+    await $`rsync ${args}`
   },
 }

@@ -201,6 +201,7 @@ export const ensurePm2Running: Step = {
       const only = plan.apps === 'all' ? [] : ['--only', plan.apps.join(',')]
       ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env${only.length > 0 ? ` --only ${only[1]}` : ''} (${plan.reasons.join('; ')})`)
       if (!ctx.check) {
+        ctx.shared.reloaded = plan.apps === 'all' ? appNames : plan.apps
         await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', ...only])
         list = await waitUntilOnline(ctx)
         await pm2(ctx, ['save', '--force'])
@@ -212,4 +213,18 @@ export const ensurePm2Running: Step = {
     // With no loyalty process yet, the start above gives (under --check: would give) the ecosystem's count.
     await ensureLoyaltyInstances(ctx, countOf(list, LOYALTY) || ctx.settings.loyaltyInstances)
   },
+}
+
+/**
+ * After a failed deploy: the apps it reloaded started again from the release put back in place (see
+ * lib/release.ts), online and saved. Returns each one's error-log tail from the failed deploy.
+ */
+export async function reloadRestoredApps(ctx: Context, apps: string[]): Promise<string> {
+  const tails = await Promise.all(apps.map(async (name) => `${name}-error.log (last lines):\n${await errorLogTail(ctx, name)}`))
+  await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', '--only', apps.join(',')])
+  await waitUntilOnline(ctx)
+  await pm2(ctx, ['save', '--force'])
+  for (const app of appNames) await ctx.pending.done(reloadAction(app))
+  await ctx.pending.done(reloadAction())
+  return tails.join('\n')
 }

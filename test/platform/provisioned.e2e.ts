@@ -18,7 +18,8 @@
 // this environment (NODE_LINK_DIR, platform settings): run it as the machine was provisioned.
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { $ } from 'zx/core'
@@ -467,6 +468,72 @@ await t.test('when a login and transactions carry a one-off password and token, 
   const leaks: string[] = []
   for (const file of files) leaks.push(...(await namesFoundIn(file, needles)).map((name) => `${name} in ${file}`))
   t.same(leaks, [], `nothing of ${needles.map(([name]) => name).join(', ')} in ${files.length} log files`)
+})
+
+// A deploy of a broken Auth API, from a copy of the checkout (the checkout itself is not this test's to
+// change): the provisioner must put the running release back, healthy, and exit 1; the apps it did not
+// change keep answering throughout.
+const brokenReleases: [string, string, (text: string) => string][] = [
+  ['crashes on start', 'services/auth-api/main.ts', (text) => `throw new Error('broken on purpose')\n${text}`],
+  [
+    'answers 500 on health',
+    'services/auth-api/app.ts',
+    (text) => text.replace("app.get('/health', healthRoute({ redis: redisCheck(redis) }))", "app.get('/health', (_req, res) => void res.status(500).json({ error: 'broken on purpose' }))"),
+  ],
+]
+for (const [what, file, breakIt] of brokenReleases) {
+  await t.test(`when a deploy brings an Auth API that ${what}, then the previous release is put back, healthy, the provisioner exits 1, and the other apps never fail a request`, async (t) => {
+    const copy = await mkdtemp('/tmp/yoyo-release-')
+    t.teardown(() => rm(copy, { recursive: true, force: true }))
+    // The checkout without what the provisioner never copies (the provisioner's own packages are kept: no npm ci needed).
+    const skip = new Set(['.git', '.tap', 'coverage', 'dist', 'node_modules'])
+    const wanted = (source: string): boolean => {
+      const parts = relative(repoRoot, source).split('/')
+      return !skip.has(parts[0] ?? '') && (!parts.includes('node_modules') || parts[0] === 'provision')
+    }
+    await cp(repoRoot, copy, { recursive: true, filter: wanted })
+    const source = await readFile(join(copy, file), 'utf8')
+    const broken = breakIt(source)
+    t.not(broken, source, `${file} is broken in the copy`)
+    await writeFile(join(copy, file), broken)
+
+    // The apps the deploy does not touch, probed through nginx all along.
+    const failures: string[] = []
+    let probing = true
+    let probes = 0
+    const probe = (async () => {
+      while (probing) {
+        for (const path of ['/transactions/health', '/loyalty/health']) {
+          const reply = await curl([`${platformUrl}${path}`]).catch((err: unknown) => ({ status: 0, text: String(err) }))
+          probes++
+          if (reply.status !== 200) failures.push(`${path} → ${reply.status}`)
+        }
+        await sleep(100)
+      }
+    })()
+    const deploy = await $({ nothrow: true, timeout: '10m', env: { ...process.env, SUDO_USER: loginUser } })`env -u NODE_OPTIONS sh ${join(copy, 'provision', 'bootstrap.sh')}`
+    probing = false
+    await probe
+    const shown = { output: `${deploy.stdout}${deploy.stderr}`.slice(-4000) }
+
+    t.equal(deploy.exitCode, 1, 'the provisioner exits 1: the deploy failed', shown)
+    t.match(deploy.stdout, /rollback: (ensurePm2Running|ensureSmokeTest) failed after the deploy; putting the previous release back \(auth\)/, 'it says it rolls back, and which app', shown)
+    t.match(deploy.stdout, /rollback: the previous release is back and healthy/, shown)
+    t.match(deploy.stdout, /auth-error\.log \(last lines\)/, "with the failed release's log tail", shown)
+    t.notMatch(await readFile(join('/opt/yoyo-platform', file), 'utf8'), /broken on purpose/, 'the running release is the previous one')
+    for (const path of ['/authentication/health', '/transactions/health', '/loyalty/health']) {
+      t.equal((await curl([`${platformUrl}${path}`])).status, 200, `${path} → 200 after the rollback`)
+    }
+    t.ok(probes > 10, `the other apps were probed ${probes} times during the deploy`)
+    t.same(failures, [], 'none of those requests failed')
+  })
+}
+
+await t.test('when the provisioner runs from the checkout after the rollbacks, then it changes nothing', async (t) => {
+  const output = await provision([], loginUser)
+  const recap = parseRecap(output.stdout)
+  t.equal(output.exitCode, 0, { output: output.stdout })
+  t.equal(recap.changed, 0, `no step changed anything (${recap.line})`, { output: output.stdout })
 })
 
 await t.test('when vagrant validates the Vagrantfile, then it passes', async (t) => {
