@@ -1,5 +1,6 @@
 import type { Logger } from '../shared/logger.ts'
 import type { Redis } from '../shared/redis.ts'
+import { repeatEvery } from '../shared/repeat.ts'
 import { isAbove, readRedisMemory } from '../shared/redis-memory.ts'
 import { keys } from '../shared/keys.ts'
 
@@ -87,21 +88,12 @@ export async function sweepFinishedOnce(redis: Redis, trimPercent: number): Prom
 /** Sweeps now and every `intervalMs`; returns a function that stops it. */
 export function sweepFinishedRecords(redis: Redis, options: { intervalMs: number; trimPercent: number; logger: Logger }): () => void {
   const { intervalMs, trimPercent, logger } = options
-  let running = false
-  const sweep = async (): Promise<void> => {
-    if (running) return
-    running = true
-    try {
+  return repeatEvery(
+    intervalMs,
+    async () => {
       const { deleted } = await sweepFinishedOnce(redis, trimPercent)
       if (deleted > 0) logger.warn('redis memory above the trim mark: deleted the oldest finished transaction records before their retention', { deleted, trim_percent: trimPercent })
-    } catch (err) {
-      // Redis down or busy: the next run tries again.
-      logger.debug('finished transactions sweep failed', { err: err instanceof Error ? err.message : String(err) })
-    } finally {
-      running = false
-    }
-  }
-  void sweep()
-  const timer = setInterval(() => void sweep(), intervalMs)
-  return () => clearInterval(timer)
+    },
+    { logger, failure: 'finished transactions sweep failed' },
+  )
 }

@@ -1,6 +1,7 @@
 import { keys } from '../keys.ts'
 import type { Logger } from '../logger.ts'
 import type { Redis } from '../redis.ts'
+import { repeatEvery } from '../repeat.ts'
 
 /**
  * kue takes a job in three steps: pop its id from the type's inactive set, read the job, mark it
@@ -89,23 +90,15 @@ export function sweepOrphanedJobs(redis: Redis, options: { type: string; interva
   const { type, intervalMs, logger } = options
   const command = defineSweepCommand(redis)
   let seenBefore: string[] = []
-  let running = false
-  const sweep = async (): Promise<void> => {
-    if (running) return
-    running = true
-    try {
+  // Redis down: a failed sweep is retried with the same candidates.
+  return repeatEvery(
+    intervalMs,
+    async () => {
       const [requeued, orphaned, dropped] = await command.yoyoSweepOrphanedJobs(`${keys.queuePrefix}:jobs`, keys.queuePrefix, type, ...seenBefore)
       seenBefore = orphaned
       if (requeued.length > 0) logger.warn('requeued jobs a dead worker had taken but not started', { job_ids: requeued })
       if (dropped.length > 0) logger.warn('dropped queue entries of jobs that no longer exist', { members: dropped })
-    } catch (err) {
-      // Redis is down: the next sweep tries again, with the same candidates.
-      logger.debug('orphaned job sweep failed', { err: err instanceof Error ? err.message : String(err) })
-    } finally {
-      running = false
-    }
-  }
-  void sweep()
-  const timer = setInterval(() => void sweep(), intervalMs)
-  return () => clearInterval(timer)
+    },
+    { logger, failure: 'orphaned job sweep failed' },
+  )
 }

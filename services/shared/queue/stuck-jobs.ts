@@ -1,6 +1,7 @@
 import { keys } from '../keys.ts'
 import type { Logger } from '../logger.ts'
 import type { Redis } from '../redis.ts'
+import { repeatEvery } from '../repeat.ts'
 
 /**
  * kue's repair of stuck jobs: a kue worker waits for a job with BLPOP on a list of tokens, one per job
@@ -37,21 +38,12 @@ export function defineRepairCommand<R extends Redis>(redis: R): R & RepairComman
 export function watchStuckJobs(redis: Redis, options: { type: string; intervalMs: number; logger: Logger }): () => void {
   const { type, intervalMs, logger } = options
   const command = defineRepairCommand(redis)
-  let running = false
-  const repair = async (): Promise<void> => {
-    if (running) return
-    running = true
-    try {
+  return repeatEvery(
+    intervalMs,
+    async () => {
       const pushed = await command.yoyoRepairStuckJobs(`${keys.queuePrefix}:jobs:${type}:inactive`, `${keys.queuePrefix}:${type}:jobs`)
       if (pushed > 0) logger.info('woke workers for jobs that had lost their tokens', { tokens: pushed })
-    } catch (err) {
-      // Redis down or full: the next run tries again.
-      logger.debug('stuck job repair failed', { err: err instanceof Error ? err.message : String(err) })
-    } finally {
-      running = false
-    }
-  }
-  void repair()
-  const timer = setInterval(() => void repair(), intervalMs)
-  return () => clearInterval(timer)
+    },
+    { logger, failure: 'stuck job repair failed' },
+  )
 }
