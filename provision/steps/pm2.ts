@@ -129,20 +129,21 @@ async function appsFingerprint(ctx: Context): Promise<string> {
 }
 
 /**
- * Which apps to (re)start or reload, and why: every app when one is not online, the ecosystem or the
- * settings PM2 runs with changed, or a change owed them all; else the apps a new build or a changed
- * setting of theirs is owed to (ensureAppBuilt, ensureEnvironmentFile).
+ * Which apps to (re)start or reload, and why: every app when the ecosystem or the settings PM2 runs
+ * with changed, or a change is owed to them all; else the apps that are not online and those a new
+ * build or a changed setting of theirs is owed to (ensureAppBuilt, ensureEnvironmentFile).
  */
 async function reloadPlan(ctx: Context, missing: string[], fingerprint: string): Promise<{ apps: string[] | 'all'; reasons: string[] }> {
-  const reasons = [
-    ...(missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []),
+  const stopped = missing.length > 0 ? [`not online: ${missing.join(', ')}`] : []
+  const everyApp = [
     ...((await ctx.pending.has(reloadAction())) ? ['new build or env file for every app'] : []),
     ...((await readStamp(ctx.paths.stateDir, 'pm2-apps')) !== fingerprint ? ['ecosystem, manifest or settings changed'] : []),
   ]
-  if (reasons.length > 0) return { apps: 'all', reasons }
+  if (everyApp.length > 0) return { apps: 'all', reasons: [...stopped, ...everyApp] }
   const owed: string[] = []
   for (const app of appNames) if (await ctx.pending.has(reloadAction(app))) owed.push(app)
-  return { apps: owed, reasons: owed.length > 0 ? [`new build or settings of ${owed.join(', ')} only`] : [] }
+  const apps = appNames.filter((app) => missing.includes(app) || owed.includes(app))
+  return { apps, reasons: [...stopped, ...(owed.length > 0 ? [`new build or settings of ${owed.join(', ')}`] : [])] }
 }
 
 /**

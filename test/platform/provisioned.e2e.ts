@@ -409,6 +409,22 @@ await t.test('when a plan is made, then --apply refuses it once the machine move
   t.equal(await readFile(site, 'utf8'), original, 'and did what it planned')
 })
 
+await t.test('when the login user stops an app, then --check --json shows exactly that start, and a run starts that app alone', async (t) => {
+  const stop = await asUser(loginUser, 'pm2 stop dashboard')
+  t.equal(stop.exitCode, 0, 'pm2 stop dashboard')
+  t.teardown(() => asUser(loginUser, 'pm2 start dashboard').then(() => undefined))
+  const check = await provision(['--check', '--json', '--only', 'ensurePm2Running'], loginUser)
+  const report = JSON.parse(check.stdout) as { exitCode: number; steps: { name: string; changes: { change: string }[] }[] }
+  t.equal(report.exitCode, 2)
+  t.same(report.steps[0]?.changes.map((c) => c.change), ['pm2 startOrReload ecosystem.config.cjs --update-env --only dashboard (not online: dashboard)'])
+  const pidsBefore = new Map((await pm2List(loginUser)).filter((p) => p.name !== 'dashboard').map((p) => [p.pm_id, p.pid]))
+  const run = await provision(['--only', 'ensurePm2Running'], loginUser)
+  t.equal(run.exitCode, 0, { output: run.stdout })
+  const after = await pm2List(loginUser)
+  t.ok(after.filter((p) => p.name === 'dashboard').every((p) => p.pm2_env?.status === 'online'), 'the dashboard is online again')
+  t.same(new Map(after.filter((p) => p.name !== 'dashboard').map((p) => [p.pm_id, p.pid])), pidsBefore, 'no other app was restarted')
+})
+
 await t.test('when nginx has logged requests, then its access log is readable by adm only (0640, www-data:adm)', async (t) => {
   const log = await stat('/var/log/nginx/yoyo-platform.access.log')
   t.equal(log.mode & 0o777, 0o640)
