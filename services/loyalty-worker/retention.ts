@@ -11,36 +11,51 @@ import { keys } from '../shared/keys.ts'
 // - when Redis's memory is above the trim mark, deletes the oldest finished records before their time, so
 //   that a load test of millions of transactions cannot fill Redis with records kept for a day and make
 //   the Transaction API refuse new ones until they expire. Queued records, jobs, users' stamps and
-//   vouchers and idempotency keys are never touched.
+//   vouchers and idempotency keys are never touched, nor is a finished record whose kue job may still be
+//   delivered again (its job still inactive, active or delayed: an award whose "complete" kue could not
+//   record, while Redis was full, is retried after the job's TTL, and must find its record to know it is
+//   done); the sweep stops at such a record until its job is done.
 
 // KEYS[1] the finished list. ARGV[1] how many ids to look at, at most. ARGV[2] '1': delete finished
 // records too (memory pressure), '0': only drop ids whose record is gone. ARGV[3] the record key prefix.
-// → {records deleted, ids dropped}
+// ARGV[4] kue's key prefix. → {records deleted, ids dropped}
 const sweepScript = `
 local deleted, dropped = 0, 0
 for _ = 1, tonumber(ARGV[1]) do
   local id = redis.call('LINDEX', KEYS[1], 0)
   if not id then break end
   local key = ARGV[3] .. id
-  local status = redis.call('HGET', key, 'status')
+  local record = redis.call('HMGET', key, 'status', 'job_id')
+  local status, job = record[1], record[2]
+  local pending = false
+  if job then
+    local state = redis.call('HGET', ARGV[4] .. ':job:' .. job, 'state')
+    pending = state == 'inactive' or state == 'active' or state == 'delayed'
+  end
   if not status then
     dropped = dropped + 1
+    redis.call('LPOP', KEYS[1])
+  elseif ARGV[2] == '1' and pending then
+    -- Its job may run again (for seconds: until its TTL retries it): kept, and the sweep waits for it.
+    -- Nothing here may grow memory (a full Redis refuses LMOVE and the like), so it stays at the head.
+    break
   elseif ARGV[2] == '1' and (status == 'completed' or status == 'failed') then
     redis.call('DEL', key)
     deleted = deleted + 1
+    redis.call('LPOP', KEYS[1])
   elseif ARGV[2] == '1' then
     -- Taken back to 'queued' since (a retry): it joins the list again when it finishes.
     dropped = dropped + 1
+    redis.call('LPOP', KEYS[1])
   else
     break
   end
-  redis.call('LPOP', KEYS[1])
 end
 return {deleted, dropped}
 `
 
 interface SweepCommand {
-  yoyoSweepFinished(list: string, count: string, trim: string, recordPrefix: string): Promise<[number, number]>
+  yoyoSweepFinished(list: string, count: string, trim: string, recordPrefix: string, queuePrefix: string): Promise<[number, number]>
 }
 
 /** Adds the sweep script to a client as a command; sweepFinishedRecords adds it if it is not there yet. */
@@ -73,7 +88,7 @@ export async function sweepFinishedOnce(redis: Redis, trimPercent: number): Prom
   const command = defineSweepFinishedCommand(redis)
   const total = { deleted: 0, dropped: 0 }
   const run = async (trim: boolean): Promise<number> => {
-    const [deleted, dropped] = await command.yoyoSweepFinished(keys.finishedTransactions, String(SWEEP_BATCH), trim ? '1' : '0', keys.transaction(''))
+    const [deleted, dropped] = await command.yoyoSweepFinished(keys.finishedTransactions, String(SWEEP_BATCH), trim ? '1' : '0', keys.transaction(''), keys.queuePrefix)
     total.deleted += deleted
     total.dropped += dropped
     return deleted + dropped

@@ -111,3 +111,21 @@ t.test('when a listed record was queued again since, then the sweep under pressu
   t.same(await sweepFinishedOnce(redis, 80), { deleted: 0, dropped: 1 })
   t.equal(await client.exists(keys.transaction(event.transaction_id)), 1)
 })
+
+t.test('when memory is short, then the sweep stops at a finished record whose job may still run again, and goes on once that job is done', async (t) => {
+  const { ids } = await finished(3)
+  // ids[0]: its job failed for good in kue (it cannot run again); ids[1]: its job still active (kue could
+  // not record "complete" while Redis was full, so the job's TTL will retry it); ids[2]: removed on
+  // completion, as usual.
+  await client.hset(keys.transaction(ids[0]!), 'job_id', '901')
+  await client.hset('q:job:901', 'state', 'failed')
+  await client.hset(keys.transaction(ids[1]!), 'job_id', '902')
+  await client.hset('q:job:902', 'state', 'active')
+  await client.hset(keys.transaction(ids[2]!), 'job_id', '903')
+  await client.config('SET', 'maxmemory', String(Math.floor((await usedMemory()) / 2)))
+  t.equal((await sweepFinishedOnce(redis, 80)).deleted, 1, 'the first goes')
+  t.same(await exists(ids), [false, true, true], 'the one whose job is active is kept, and what comes after it waits')
+  await client.del('q:job:902')
+  t.equal((await sweepFinishedOnce(redis, 80)).deleted, 2, 'its job done, both go')
+  t.same(await exists(ids), [false, false, false])
+})
