@@ -425,6 +425,14 @@ await t.test('when the login user stops an app, then --check --json shows exactl
   t.same(new Map(after.filter((p) => p.name !== 'dashboard').map((p) => [p.pm_id, p.pid])), pidsBefore, 'no other app was restarted')
 })
 
+await t.test('when LOYALTY_INSTANCES changes, then --check --json shows the scale from the applied count to the new one (a pm2 scale by hand is the user\'s: no drift)', async (t) => {
+  const check = await provision(['--check', '--json', '--only', 'ensurePm2Running'], loginUser, { LOYALTY_INSTANCES: '3' })
+  const report = JSON.parse(check.stdout) as { exitCode: number; steps: { changes: { change: string }[] }[] }
+  t.equal(report.exitCode, 2)
+  t.match(report.steps[0]?.changes.map((c) => c.change), [/^pm2 scale loyalty 3 \(LOYALTY_INSTANCES \d+ → 3; \d+ running\)$/])
+  t.equal(report.steps[0]?.changes.length, 1, 'and nothing else')
+})
+
 await t.test('when nginx has logged requests, then its access log is readable by adm only (0640, www-data:adm)', async (t) => {
   const log = await stat('/var/log/nginx/yoyo-platform.access.log')
   t.equal(log.mode & 0o777, 0o640)
