@@ -22,6 +22,8 @@ const KILL_EVERY_MS = 1000
  * requeues a popped-but-not-started job at its second sighting (10 to 20 s).
  */
 const RECOVERY_BOUND_MS = 45_000
+/** PM2's restart back-off tops out at 15 s (ecosystem.config.cjs): both workers are back well within this. */
+const PM2_BACK_BOUND_MS = 40_000
 
 /**
  * The live Loyalty Worker processes, from the pid files PM2's process container writes as a worker starts
@@ -73,8 +75,13 @@ t.test('when loyalty workers are killed with SIGKILL again and again under load,
   stuckOrphaned = afterKill.orphaned
 
   const settlement = await settle(stack, ledger, { since: lastKill, timeoutMs: RECOVERY_BOUND_MS + 30_000 })
-  const list = await stack.processes()
-  const loyalty = list.filter((p) => p.name === 'loyalty')
+  // The work can be done before PM2 has restarted the last workers killed: after a run of crashes PM2
+  // backs off (exp_backoff_restart_delay, up to 15 s). Wait for both, bounded.
+  let loyalty = (await stack.processes()).filter((p) => p.name === 'loyalty')
+  for (const until = performance.now() + PM2_BACK_BOUND_MS; performance.now() < until && loyalty.filter((p) => p.pm2_env.status === 'online').length < 2; ) {
+    await sleep(500)
+    loyalty = (await stack.processes()).filter((p) => p.name === 'loyalty')
+  }
   const restarts = loyalty.reduce((sum, p) => sum + p.pm2_env.restart_time, 0)
   const requeued = logEntries(await stack.logs('loyalty'))
     .filter((e) => e.msg === 'requeued jobs a dead worker had taken but not started')
