@@ -77,7 +77,7 @@ t.test('when a short load is queued and the dashboard opened with its login, the
   t.equal(response?.status(), 200, 'GET /queue/ with the login')
   t.equal(await page.title(), 'yoyo-platform queue')
   // Locators, not waitForFunction with a string: the page's CSP (rightly) refuses eval, and Playwright's too.
-  await page.locator('li.inactive .count', { hasText: new RegExp(`^${JOBS}$`) }).waitFor({ timeout: 15_000 })
+  await page.locator('li.inactive .count', { hasText: new RegExp(`^${JOBS}$`) }).waitFor({ timeout: 30_000 })
   t.pass(`the menu counts ${JOBS} queued jobs (kue's JSON API under /queue/)`)
 
   await page.click('li.inactive a')
