@@ -326,8 +326,8 @@ function disruptionBudgets(manifest: PlatformManifest): object[] {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: { name: app, labels: labelsOf(app) },
-    // A drain takes one pod of an app at a time; with one replica it waits for the new one to be ready elsewhere
-    // (maxUnavailable 1 would let a drain take the only one: a short outage, never a stuck drain).
+    // A drain takes one pod of an app at a time, and never blocks on an app that has only one (that app is
+    // then away until its pod is ready on another node: minAvailable 1 would block the drain instead).
     spec: { maxUnavailable: 1, selector: { matchLabels: labelsOf(app) }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
   }))
 }
