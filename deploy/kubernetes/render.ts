@@ -501,13 +501,16 @@ export function kubernetesFiles(manifest: PlatformManifest, version: string): Fi
   const secretGenerator = [{ name: secretName, envs: ['secrets.env'] }]
   // The tag only: your registry's name goes in an overlay of your own on top of these (README, "Beyond one machine").
   const images = [{ name: imageName, newTag: version }]
+  // The image as built and loaded into a local cluster: localhost/ is what podman names a local build, and
+  // docker accepts it too (a bare name would mean docker.io/library/ to the cluster's containerd).
+  const devImages = [{ name: imageName, newName: `localhost/${imageName}`, newTag: version }]
   const dev = [
     file('overlays/dev/seed-users.yaml', 'Development only: loads alice, bob, charlie and smoke-test (password: password) into Redis.', [seedJob(version)]),
     file('overlays/dev/kustomization.yaml', `A small cluster (kind, minikube, k3d): the image loaded into it, one pod per app, two Loyalty Workers; the Secret from secrets.env (README: "Beyond one machine").`, [
       kustomization({
         namespace: 'yoyo',
         resources: ['../../base', '../../gateway-api', 'seed-users.yaml'],
-        images,
+        images: devImages,
         secretGenerator,
         // A setting changed for this overlay: a patch of the ConfigMap (its pods pick it up when restarted).
         patches: [{ target: { kind: 'ConfigMap', name: settingsConfigMap }, patch: '- op: replace\n  path: /data/LOG_LEVEL\n  value: debug\n' }],

@@ -160,6 +160,7 @@ interface Container {
   name: string
   image: string
   command?: string[]
+  args?: string[]
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }[]
   ports?: { name?: string; containerPort: number }[]
   startupProbe?: Probe
@@ -183,11 +184,37 @@ interface PodSpec {
   securityContext?: { runAsUser?: number }
 }
 
+/** The value the kubelet gives an env entry: literal, or from the Secret or a ConfigMap of the overlay. */
+function envValue(entry: { value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }): string | undefined {
+  if (entry.value !== undefined) return entry.value
+  const fromSecret = entry.valueFrom?.secretKeyRef
+  if (fromSecret !== undefined) {
+    const encoded = (objects.find((o) => o.kind === 'Secret' && o.metadata.name === fromSecret.name)?.data as Record<string, string> | undefined)?.[fromSecret.key]
+    return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString()
+  }
+  const fromConfigMap = entry.valueFrom?.configMapKeyRef
+  if (fromConfigMap !== undefined) return (objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === fromConfigMap.name)?.data as Record<string, string> | undefined)?.[fromConfigMap.key]
+  return undefined
+}
+
+/**
+ * The kubelet expands $(NAME) in command and args from the container's environment ($$ escapes it);
+ * podman 4.3's kube play does not, so the test does it, as the kubelet would.
+ */
+function expandReferences(container: Container): void {
+  const values = new Map((container.env ?? []).map((entry) => [entry.name, envValue(entry as Parameters<typeof envValue>[0])]))
+  const expand = (text: string): string => text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name: string | undefined) => (name === undefined ? '$' : values.get(name) ?? all))
+  if (container.command !== undefined) container.command = container.command.map(expand)
+  if (container.args !== undefined) container.args = container.args.map(expand)
+}
+const EXPAND_IN_TEST = true
+
 /** A workload's pod spec, ready for kube play: the test's images, the Secret's podman name, `redis` on loopback. */
 function forPodman(object: K8sObject): PodSpec {
   const spec = structuredClone(podSpecsOf(object)[0]) as unknown as PodSpec
   for (const container of spec.containers) {
     container.image = container.image === redisImage ? testbed.name : image
+    if (EXPAND_IN_TEST) expandReferences(container)
     for (const env of container.env ?? []) if (env.valueFrom?.secretKeyRef?.name === generatedSecret) env.valueFrom.secretKeyRef.name = secretName
   }
   spec.hostAliases = [{ ip: '127.0.0.1', hostnames: ['redis'] }]
