@@ -266,6 +266,10 @@ t.test('when the ingress-nginx router is built with the base, then its backends 
       t.ok((service?.spec as { ports: { port: number }[] } | undefined)?.ports.some((p) => p.port === backend.service.port.number), `Ingress/${ingress.metadata.name}: Service ${backend.service.name}:${backend.service.port.number} exists`)
     }
   }
+  const policy = named(objects, 'NetworkPolicy', 'from-router')?.spec as { ingress: { from: { namespaceSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } | undefined
+  t.same(policy?.ingress[0]?.from[0]?.namespaceSelector.matchLabels, { 'kubernetes.io/metadata.name': 'ingress-nginx' }, 'only ingress-nginx\'s namespace reaches the apps')
+  t.same(policy?.ingress[0]?.ports.map((p) => p.port).sort(), apps.map((app) => defaultPortOf(platform, app)).sort(), 'on their ports')
+  t.ok(byKind(objects, 'Ingress').every((i) => (i.spec as { ingressClassName?: string }).ingressClassName === 'nginx'), 'every Ingress names the class nginx')
   const token = named(objects, 'Ingress', 'auth-token')
   t.equal(token?.metadata.annotations?.['nginx.ingress.kubernetes.io/limit-rps'], '10', 'the token path: 10 requests/s per client address')
   t.equal(token?.metadata.annotations?.['nginx.ingress.kubernetes.io/limit-burst-multiplier'], '2', 'bursts of 20, as nginx/routes.ts says')
