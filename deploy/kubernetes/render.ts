@@ -243,7 +243,8 @@ function redisObjects(manifest: PlatformManifest): object[] {
                 name: 'redis',
                 image: redisImage,
                 imagePullPolicy: 'IfNotPresent',
-                command: ['redis-server', '/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
+                // The config where the official image's documentation puts it.
+                command: ['redis-server', '/usr/local/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
                 // redis-cli reads its password from REDISCLI_AUTH (the readiness probe).
                 env: [password, { name: 'REDISCLI_AUTH', valueFrom: { secretKeyRef: { name: secretName, key: 'REDIS_PASSWORD' } } }],
                 ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
@@ -258,11 +259,12 @@ function redisObjects(manifest: PlatformManifest): object[] {
                 securityContext: restrictedContainer,
                 volumeMounts: [
                   { name: 'data', mountPath: '/data' },
-                  { name: 'config', mountPath: '/etc/redis', readOnly: true },
+                  { name: 'config', mountPath: '/usr/local/etc/redis', readOnly: true },
                 ],
               },
             ],
-            volumes: [{ name: 'config', configMap: { name: 'redis-config' } }],
+            // Read-only for everyone (Redis runs as 999): 0444.
+            volumes: [{ name: 'config', configMap: { name: 'redis-config', defaultMode: 0o444 } }],
           },
         },
         volumeClaimTemplates: [

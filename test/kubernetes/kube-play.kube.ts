@@ -2,21 +2,22 @@
 // would, then its Deployments, Redis and the users' Job run by `podman kube play` from the image
 // (deploy/container/Containerfile, built here on the stand-in base: test/helpers/container-image.ts).
 // No API server can run here, so what needs one is done by this test, as little as it can:
-//   - the generated Secret becomes a podman secret (kube play reads secretKeyRef from those); the
+//   - the generated Secret's data becomes a podman secret (kube play reads secretKeyRef from those); the
 //     ConfigMaps go in the played YAML as they are;
 //   - Redis's StatefulSet and the Job are played as Pods (kube play knows Pod, Deployment, ConfigMap and
 //     PersistentVolumeClaim), Redis's claim as a directory of this test (hostPath);
 //   - every pod shares one network namespace of the test's own (`nsenter --net=... podman kube play
 //     --network host`: a Service per app needs a cluster; here each app keeps its own port, the manifest's,
-//     and `redis` is a host alias of the pod's loopback);
-//   - the images are the test's build (kustomize `images` would do the same).
+//     and REDIS_URL names the pods' loopback instead of the Service redis);
+//   - the images are the test's build (kustomize `images` would do the same), and $(VAR) in a command is
+//     expanded by the test, as the kubelet does (podman does not).
 // Then the probes are made as the kubelet makes them (each probe's path and named port, from the YAML),
 // the restrictions are read from the running processes (user, capabilities, no_new_privs, seccomp,
 // read-only root), the API flow runs on the pods, and a pod is stopped within its grace.
 //
 //   npm run test:kubernetes     (as root: podman, catatonit, ip netns, nsenter; installs nothing)
 //
-// Removed afterwards, even on failure: the pods, the podman secret, the namespace and its veth, the temp
+// Removed afterwards, even on failure: the pods, their ConfigMap volumes, the podman secret, the namespace and its veth, the temp
 // dir and the image this run built (the stand-in base and the Redis testbed image are kept, as a cache).
 import { execFileSync } from 'node:child_process'
 import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
@@ -28,7 +29,7 @@ import t from 'tap'
 import { stringify } from 'yaml'
 import { kubernetesDir, redisImage, secretKeysOf } from '../../deploy/kubernetes/render.ts'
 import { appNamesOf, platform } from '../../services/shared/platform.ts'
-import { buildImage, ensureStandInBase, ensureTestbed, must, podman, podmanGlobal, repoRoot, run } from '../helpers/container-image.ts'
+import { buildImage, ensureStandInBase, ensureTestbed, must, podman, podmanGlobal, repoRoot, run, ulimits } from '../helpers/container-image.ts'
 import { request } from '../helpers/http-client.ts'
 import { type K8sObject, kustomizeBuild, podSpecsOf } from '../helpers/kustomize.ts'
 
@@ -63,6 +64,12 @@ function removeEverything(): void {
   try {
     const pods = execFileSync('podman', [...podmanGlobal, 'pod', 'ps', '--format', '{{.Name}}'], { encoding: 'utf8', timeout: 30_000 })
     for (const pod of pods.split('\n').filter((name) => name.startsWith(`${prefix}-`))) attempt('podman', [...podmanGlobal, 'pod', 'rm', '--force', '--time', '0', pod])
+  } catch {
+    // podman gone
+  }
+  try {
+    const volumes = execFileSync('podman', [...podmanGlobal, 'volume', 'ls', '--format', '{{.Name}}'], { encoding: 'utf8', timeout: 30_000 })
+    for (const volume of volumes.split('\n').filter((name) => name.startsWith(`${prefix}-`))) attempt('podman', [...podmanGlobal, 'volume', 'rm', '--force', volume])
   } catch {
     // podman gone
   }
@@ -106,6 +113,9 @@ async function sweepDeadRuns(): Promise<void> {
   const names = (text: string): string[] => text.split('\n').map((line) => line.trim().split(' ')[0] ?? '').filter((line) => line !== '')
   for (const name of names((await podman(['pod', 'ps', '--format', '{{.Name}}'])).stdout)) {
     if (dead(name, /^yoyo-kt-(\d+)-/)) await podman(['pod', 'rm', '--force', '--time', '0', name])
+  }
+  for (const name of names((await podman(['volume', 'ls', '--format', '{{.Name}}'])).stdout)) {
+    if (dead(name, /^yoyo-kt-(\d+)-/)) await podman(['volume', 'rm', '--force', name])
   }
   for (const name of names((await podman(['secret', 'ls', '--format', '{{.Name}}'])).stdout)) {
     if (dead(name, /^yoyo-kt-(\d+)-/)) await podman(['secret', 'rm', name])
@@ -179,7 +189,6 @@ interface PodSpec {
   containers: Container[]
   restartPolicy?: string
   terminationGracePeriodSeconds?: number
-  hostAliases?: { ip: string; hostnames: string[] }[]
   volumes?: Record<string, unknown>[]
   securityContext?: { runAsUser?: number }
 }
@@ -199,7 +208,8 @@ function envValue(entry: { value?: string; valueFrom?: { secretKeyRef?: { name: 
 
 /**
  * The kubelet expands $(NAME) in command and args from the container's environment ($$ escapes it);
- * podman 4.3's kube play does not, so the test does it, as the kubelet would.
+ * podman 4.3's kube play does not (Redis then takes "$(REDIS_PASSWORD)" for its password: checked), so the
+ * test does it, as the kubelet would, from the values the kubelet would use.
  */
 function expandReferences(container: Container): void {
   const values = new Map((container.env ?? []).map((entry) => [entry.name, envValue(entry as Parameters<typeof envValue>[0])]))
@@ -207,21 +217,30 @@ function expandReferences(container: Container): void {
   if (container.command !== undefined) container.command = container.command.map(expand)
   if (container.args !== undefined) container.args = container.args.map(expand)
 }
-const EXPAND_IN_TEST = true
 
-/** A workload's pod spec, ready for kube play: the test's images, the Secret's podman name, `redis` on loopback. */
+/** A workload's pod spec, ready for kube play: the test's images, the Secret's podman name, this run's ConfigMap names. */
 function forPodman(object: K8sObject): PodSpec {
   const spec = structuredClone(podSpecsOf(object)[0]) as unknown as PodSpec
   for (const container of spec.containers) {
     container.image = container.image === redisImage ? testbed.name : image
-    if (EXPAND_IN_TEST) expandReferences(container)
+    expandReferences(container)
     for (const env of container.env ?? []) if (env.valueFrom?.secretKeyRef?.name === generatedSecret) env.valueFrom.secretKeyRef.name = secretName
   }
-  spec.hostAliases = [{ ip: '127.0.0.1', hostnames: ['redis'] }]
+  // kube play keeps a ConfigMap's volume as a named volume of the ConfigMap's name: this run's own names.
+  for (const container of spec.containers) {
+    for (const env of container.env ?? []) {
+      const ref = (env.valueFrom as { configMapKeyRef?: { name: string } } | undefined)?.configMapKeyRef
+      if (ref !== undefined) ref.name = `${prefix}-${ref.name}`
+    }
+  }
+  for (const volume of spec.volumes ?? []) {
+    const configMap = (volume as { configMap?: { name: string } }).configMap
+    if (configMap !== undefined) configMap.name = `${prefix}-${configMap.name}`
+  }
   return spec
 }
 const podOf = (name: string, spec: PodSpec, labels: Record<string, string> = {}): object => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `${prefix}-${name}`, labels }, spec })
-const configMaps = objects.filter((o) => o.kind === 'ConfigMap').map((o) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: o.metadata.name }, data: o.data }))
+const configMaps = objects.filter((o) => o.kind === 'ConfigMap').map((o) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${prefix}-${o.metadata.name}` }, data: o.data }))
 
 const redisSet = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'redis')!
 const redisSpec = forPodman(redisSet)
@@ -236,13 +255,40 @@ const job = objects.find((o) => o.kind === 'Job')!
 const appSpecs = new Map(deployments.map((d) => [d.metadata.name, forPodman(d)]))
 
 const nsAddress = { host: '', pod: '' }
+/**
+ * The documents as kube play takes them: without the containers' `ports` (podman maps a containerPort to
+ * the host, which it refuses on the host network; here every port is the pod's own already). The probes
+ * still resolve their named ports from the spec (appSpecs, redisSpec).
+ */
+function withoutPorts(document: object): object {
+  const copy = structuredClone(document) as K8sObject
+  const specs = copy.kind === 'Pod' ? [copy.spec as PodSpec] : podSpecsOf(copy).map((spec) => spec as unknown as PodSpec)
+  for (const spec of specs) for (const container of spec.containers ?? []) delete container.ports
+  return copy
+}
+/**
+ * kube play has no --ulimit: the limits the container test gives each container (ulimits in
+ * container-image.ts: runc cannot raise nofile past this machine's limit) go in a containers.conf of the
+ * test's own, for the kube play runs only.
+ */
+const containersConf = (): string => join(dir, 'containers.conf')
 const play = async (name: string, documents: object[]): Promise<void> => {
   const file = join(dir, `${name}.yaml`)
-  await writeFile(file, documents.map((d) => stringify(d, { lineWidth: 0 })).join('---\n'))
+  await writeFile(file, documents.map((d) => stringify(withoutPorts(d), { lineWidth: 0 })).join('---\n'))
   played.push(file)
-  await must('nsenter', [`--net=/run/netns/${ns}`, 'podman', ...podmanGlobal, 'kube', 'play', '--network', 'host', file], { timeoutMs: 180_000 })
+  const limits = []
+  for (let i = 0; i + 1 < ulimits.length; i += 2) limits.push(JSON.stringify(ulimits[i + 1]))
+  await writeFile(containersConf(), `[containers]\ndefault_ulimits = [${limits.join(', ')}]\n`)
+  await must('env', [`CONTAINERS_CONF=${containersConf()}`, 'nsenter', `--net=/run/netns/${ns}`, 'podman', ...podmanGlobal, 'kube', 'play', '--network', 'host', file], { timeoutMs: 180_000 })
 }
-const containerOf = (pod: string, container: string): string => `${prefix}-${pod}-pod-${container}`
+const containerOf = (pod: string, container: string): string => `${prefix}-${pod}-pod-0-${container}`
+/**
+ * `podman exec` in a pod: from inside the namespace. The pods are on its "host" network, which for a
+ * process started by runc exec is the network of whoever runs podman exec: from outside, redis-cli would
+ * ask the machine's own 127.0.0.1.
+ */
+const execIn = (container: string, command: string[], env: string[] = []): ReturnType<typeof run> =>
+  run('nsenter', [`--net=/run/netns/${ns}`, 'podman', ...podmanGlobal, 'exec', ...env.flatMap((e) => ['--env', e]), container, ...command], { timeoutMs: 10_000 })
 const url = (port: number, path: string): string => `http://${nsAddress.pod}:${port}${path}`
 const portOf = (container: Container, port: string | number | undefined): number =>
   typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort ?? Number.NaN
@@ -254,7 +300,7 @@ async function probe(pod: string, container: Container, which: Probe | undefined
     return { ok: reply.status >= 200 && reply.status < 400, said: `${reply.status}` }
   }
   if (which?.exec !== undefined) {
-    const result = await podman(['exec', containerOf(pod, container.name), ...which.exec.command], 10_000)
+    const result = await execIn(containerOf(pod, container.name), which.exec.command)
     return { ok: result.code === 0, said: (result.stdout + result.stderr).trim() }
   }
   if (which?.tcpSocket !== undefined) {
@@ -276,8 +322,10 @@ async function untilStarted(pod: string, container: Container): Promise<number> 
     last = result.said
     await sleep(((startup.periodSeconds ?? 10) * 1000) / 4)
   }
-  const logs = await podman(['logs', '--tail', '30', containerOf(pod, container.name)])
-  throw new Error(`${pod}: the startup probe never passed (last: ${last})\n${logs.stdout}${logs.stderr}`)
+  const logs = await podman(['logs', containerOf(pod, container.name)])
+  logs.stdout = logs.stdout.split('\n').filter((line) => !line.includes('"path":"/health"')).slice(0, 20).join('\n')
+  const names = await podman(['ps', '--all', '--format', '{{.Names}} {{.Status}}'])
+  throw new Error(`${pod}: the startup probe never passed (last: ${last})\n${logs.stdout}${logs.stderr}\n${names.stdout}`)
 }
 
 t.test('when the dev overlay is played by podman, then every pod starts, passes its probes, runs restricted and serves the API', async (t) => {
@@ -297,9 +345,14 @@ t.test('when the dev overlay is played by podman, then every pod starts, passes 
   await must('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up'])
   await must('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'])
 
-  // The Secret, as podman keeps it: a Kubernetes Secret object.
+  // The Secret, as podman 4.3's kube play reads it from its secret store: the Secret's data, a JSON object
+  // of base64 values. One change: REDIS_URL names the Service redis, which only a cluster's DNS resolves
+  // (kube play ignores hostAliases on the host network): here Redis is on the pods' loopback.
+  const data = { ...(secret.data as Record<string, string>) }
+  const redisUrl = Buffer.from(data.REDIS_URL ?? '', 'base64').toString()
+  data.REDIS_URL = Buffer.from(redisUrl.replace(/@redis:/, '@127.0.0.1:')).toString('base64')
   const secretFile = join(dir, 'secret.json')
-  await writeFile(secretFile, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName }, type: 'Opaque', data: secret.data }), { mode: 0o600 })
+  await writeFile(secretFile, JSON.stringify(data), { mode: 0o600 })
   await must('podman', [...podmanGlobal, 'secret', 'create', secretName, secretFile])
   secretMade = true
   await writeFile(secretFile, '')
@@ -312,18 +365,23 @@ t.test('when the dev overlay is played by podman, then every pod starts, passes 
   const redisPod = 'redis'
   const redisName = `${prefix}-${redisPod}-${redisContainer.name}`
   const redisProbe = async (which: Probe | undefined) =>
-    which?.exec !== undefined ? podman(['exec', redisName, ...which.exec.command], 10_000).then((r) => ({ ok: r.code === 0 && /PONG/.test(r.stdout), said: (r.stdout + r.stderr).trim() })) : probe(redisPod, redisContainer, which)
+    which?.exec !== undefined ? execIn(redisName, which.exec.command).then((r) => ({ ok: r.code === 0 && /PONG/.test(r.stdout), said: (r.stdout + r.stderr).trim() })) : probe(redisPod, redisContainer, which)
   let ready = { ok: false, said: '' }
   for (let attempt = 0; attempt < 60 && !ready.ok; attempt++) {
     ready = await redisProbe(redisContainer.readinessProbe)
     if (!ready.ok) await sleep(250)
   }
+  if (!ready.ok) {
+    const names = await podman(['ps', '--all', '--format', '{{.Names}} {{.Status}}'])
+    const logs = await podman(['logs', '--tail', '30', redisName])
+    throw new Error(`Redis is not ready: ${ready.said}\n${names.stdout}\n${logs.stdout}${logs.stderr}`)
+  }
   t.ok(ready.ok, `Redis: the readiness probe (redis-cli ping with REDISCLI_AUTH from the Secret) answers ${ready.said}`)
   t.ok((await redisProbe(redisContainer.startupProbe)).ok, 'Redis: the startup probe (TCP) passes')
   t.ok((await redisProbe(redisContainer.livenessProbe)).ok, 'Redis: the liveness probe (TCP) passes')
-  const noPassword = await podman(['exec', '--env', 'REDISCLI_AUTH=', redisName, 'redis-cli', 'set', 'x', 'y'], 10_000)
+  const noPassword = await execIn(redisName, ['redis-cli', 'set', 'x', 'y'], ['REDISCLI_AUTH='])
   t.match(noPassword.stdout + noPassword.stderr, /NOAUTH/, 'Redis refuses a client without the password')
-  const config = await podman(['exec', redisName, 'redis-cli', 'config', 'get', '*'], 10_000)
+  const config = await execIn(redisName, ['redis-cli', 'config', 'get', '*'])
   const settings = new Map<string, string>()
   const lines = config.stdout.split('\n')
   for (let i = 0; i + 1 < lines.length; i += 2) settings.set(lines[i]!, lines[i + 1]!)
@@ -381,7 +439,7 @@ t.test('when the dev overlay is played by podman, then every pod starts, passes 
     const env = new Map(inspect[0].Config.Env.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
     t.equal(env.get('LOG_LEVEL'), 'debug', `${app}: a setting from the overlay's ConfigMap`)
     t.equal(env.get('HTTP_PORT'), String(appSpecs.get(app)!.containers[0]!.ports![0]!.containerPort), `${app}: HTTP_PORT`)
-    t.match(env.get('REDIS_URL') ?? '', /^redis:\/\/:[0-9a-f]{64}@redis:6379\/0$/, `${app}: REDIS_URL from the Secret`)
+    t.match(env.get('REDIS_URL') ?? '', /^redis:\/\/:[0-9a-f]{64}@127\.0\.0\.1:6379\/0$/, `${app}: REDIS_URL from the Secret`)
   }
 
   // The API flow, on the pods (a router needs a cluster: the routes are checked offline, by manifests.test.ts).
@@ -405,11 +463,15 @@ t.test('when the dev overlay is played by podman, then every pod starts, passes 
   const stats = await request(url(port('dashboard'), '/stats'), { headers: { accept: 'application/json', authorization: `Basic ${Buffer.from(`admin:${dashboardPassword}`).toString('base64')}` } })
   t.equal(stats.status, 200, 'the dashboard pod answers with the Secret\'s password')
 
+  // The append-only file, on the claim (Redis 7: appendonlydir/), owned by Redis's user.
+  const aof = await run('find', [redisData, '-name', '*.aof', '-size', '+0c'])
+  t.match(aof.stdout, /appendonlydir\/.+\.incr\.aof/, 'Redis writes its append-only file on the claim')
+
   // A pod stopped within its grace: SIGTERM, in-flight work finished, exit 0 (kube play does not take the
   // grace from the spec: it is passed here as the kubelet would).
   const grace = appSpecs.get('transactions')!.terminationGracePeriodSeconds ?? 30
   const stopStarted = performance.now()
-  await must('podman', [...podmanGlobal, 'pod', 'stop', '--time', String(grace), `${prefix}-transactions-pod`], { timeoutMs: (grace + 30) * 1000 })
+  await must('podman', [...podmanGlobal, 'pod', 'stop', '--time', String(grace), `${prefix}-transactions-pod-0`], { timeoutMs: (grace + 30) * 1000 })
   const stopMs = performance.now() - stopStarted
   const exit = (await podman(['inspect', '--format', '{{.State.ExitCode}}', containerOf('transactions', 'transactions')])).stdout.trim()
   t.equal(exit, '0', `the transactions pod exits 0 on SIGTERM, in ${seconds(stopMs)} s (grace ${grace} s)`)
