@@ -15,7 +15,7 @@
 // Kubernetes pod do. Removed afterwards, even on failure: containers, namespace, veth pair, temp dir and
 // the image this run built (the stand-in base and the Redis/nginx testbed image are kept, as a cache).
 import { execFileSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,12 +32,12 @@ import {
   baseImageName,
   buildImage,
   ensureStandInBase,
+  ensureTestbed,
   imageSize,
   megabytes,
   must,
   podman,
   podmanGlobal,
-  repoRoot,
   run,
   ulimits,
 } from '../helpers/container-image.ts'
@@ -145,14 +145,7 @@ const log = (line: string): void => t.comment(line)
 const base = await ensureStandInBase(log)
 const build = await buildImage(image, log)
 imageBuilt = true
-const testbedFile = join(repoRoot, 'test', 'container', 'Containerfile.testbed')
-const baseId = (await must('podman', [...podmanGlobal, 'image', 'inspect', '--format', '{{.Id}}', base.name])).trim()
-const testbed = `localhost/yoyo-platform-testbed:${createHash('sha256').update(baseId).update(await readFile(testbedFile)).digest('hex').slice(0, 12)}`
-const testbedStarted = performance.now()
-if ((await podman(['image', 'exists', testbed])).code !== 0) {
-  await must('podman', [...podmanGlobal, 'build', '--pull=never', '--network', 'host', ...ulimits, '--build-arg', `BASE=${base.name}`, '-f', testbedFile, '-t', testbed, join(repoRoot, 'test', 'container')], { timeoutMs: 300_000 })
-}
-const testbedMs = performance.now() - testbedStarted
+const { name: testbed, ms: testbedMs } = await ensureTestbed(base.name)
 const [imageBytes, baseBytes] = [await imageSize(image), await imageSize(base.name)]
 t.comment(
   `figures container-build: image=${megabytes(imageBytes)} base=${megabytes(baseBytes)} added=${megabytes(imageBytes - baseBytes)} ` +

@@ -206,6 +206,21 @@ export async function buildImage(tag: string, log: Log, options: { timeoutMs?: n
   return { ms: performance.now() - started, output }
 }
 
+/**
+ * The Redis/nginx testbed image (test/container/Containerfile.testbed: Debian's redis-server and nginx on
+ * the base), tagged with a hash of that file and the base's id; built once per machine and kept.
+ */
+export async function ensureTestbed(baseName: string): Promise<{ name: string; ms: number }> {
+  const started = performance.now()
+  const testbedFile = join(repoRoot, 'test', 'container', 'Containerfile.testbed')
+  const baseId = (await must('podman', [...podmanGlobal, 'image', 'inspect', '--format', '{{.Id}}', baseName])).trim()
+  const name = `localhost/yoyo-platform-testbed:${createHash('sha256').update(baseId).update(readFileSync(testbedFile)).digest('hex').slice(0, 12)}`
+  if ((await podman(['image', 'exists', name])).code !== 0) {
+    await must('podman', [...podmanGlobal, 'build', '--pull=never', '--network', 'host', ...ulimits, '--build-arg', `BASE=${baseName}`, '-f', testbedFile, '-t', name, join(repoRoot, 'test', 'container')], { timeoutMs: 300_000 })
+  }
+  return { name, ms: performance.now() - started }
+}
+
 /** An image's size as podman counts it (the sum of its layers, uncompressed), in bytes. */
 export async function imageSize(name: string): Promise<number> {
   const size = Number((await must('podman', [...podmanGlobal, 'image', 'inspect', '--format', '{{.Size}}', name])).trim())
