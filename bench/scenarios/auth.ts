@@ -21,10 +21,14 @@ export async function authScenario(ctx: Context): Promise<void> {
     await scryptHasher.verify('password', stored)
     scryptMs.push(performance.now() - started)
     known.push(await load({ url, headers, body: JSON.stringify({ username: 'alice', password: 'password' }), connections, durationSeconds }))
-    // Every request a different wrong password: nothing can be cached, each pays one full scrypt.
+    // Every request a different unknown user with a wrong password, each pays one full scrypt (unknown
+    // users cost the same as wrong passwords). Straight to the Auth API, each "from" an address of its own
+    // (X-Forwarded-For, trusted from loopback): otherwise the failed-login limits would answer 429 after a
+    // few, and lock alice, the platform tests' user, out of the provisioned machine for their window.
     wrong.push(await load({
-      url, headers, connections, durationSeconds,
-      makeBody: () => JSON.stringify({ username: 'alice', password: randomBytes(9).toString('base64') }),
+      url: `http://127.0.0.1:${ctx.ports.auth}/token`, headers, connections, durationSeconds,
+      makeBody: () => JSON.stringify({ username: `bench-${randomBytes(6).toString('hex')}`, password: randomBytes(9).toString('base64') }),
+      makeHeaders: () => ({ 'X-Forwarded-For': `198.18.${randomBytes(1)[0]}.${randomBytes(1)[0]}` }),
     }))
     ctx.log(`  run ${run + 1}/${runs}: known user ${known.at(-1)!.okRps.toFixed(0)} req/s, wrong passwords ${wrong.at(-1)!.rps.toFixed(1)} req/s, scrypt ${scryptMs.at(-1)!.toFixed(0)} ms`)
   }
@@ -36,6 +40,6 @@ export async function authScenario(ctx: Context): Promise<void> {
   addRow(ctx, { scenario: '2 POST /authentication/token', measure: `known user, repeated (bench nginx without rate limit, c=${connections})`, unit: 'req/s', value: knownRps, target: '≥ 1200', met: knownRps.median >= 1200, note: `${known.reduce((n, x) => n + x.non2xx + x.errors, 0)} non-2xx/errors` })
   addRow(ctx, { scenario: '2 POST /authentication/token', measure: 'known user p50', unit: 'ms', value: figure(known.map((x) => x.p50)) })
   addRow(ctx, { scenario: '2 POST /authentication/token', measure: 'known user p99', unit: 'ms', value: figure(known.map((x) => x.p99)) })
-  addRow(ctx, { scenario: '2 POST /authentication/token', measure: 'distinct wrong passwords (uncached, all 401)', unit: 'req/s', value: figure(wrong.map((x) => x.rps)), note: 'every one pays a full scrypt' })
+  addRow(ctx, { scenario: '2 POST /authentication/token', measure: 'distinct unknown users, wrong passwords (uncached, to the Auth API)', unit: 'req/s', value: figure(wrong.map((x) => x.rps)), note: `every one pays a full scrypt; ${wrong.reduce((n, x) => n + x.non2xx, 0)} non-2xx (all should be 401)` })
   addRow(ctx, { scenario: '2 POST /authentication/token', measure: 'distinct wrong passwords p99', unit: 'ms', value: figure(wrong.map((x) => x.p99)) })
 }
