@@ -229,3 +229,22 @@ export async function imageSize(name: string): Promise<number> {
 }
 
 export const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`
+
+/**
+ * Whether `name` belongs to a test run that is gone: `pattern` captures the run's pid, and no process
+ * has it any more (and it is not this run's, `ownPid`). What a run killed outright (SIGKILL: no teardown
+ * ran) left behind is found this way by the next one.
+ */
+export function isDeadRun(name: string, pattern: RegExp, ownPid: number): boolean {
+  const pid = Number(pattern.exec(name)?.[1] ?? 0)
+  if (pid <= 0 || pid === ownPid) return false
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'EPERM'
+  }
+}
+
+/** The first word of each non-empty line (a name in podman's and ip's listings). */
+export const firstWords = (text: string): string[] => text.split('\n').map((line) => line.trim().split(' ')[0] ?? '').filter((line) => line !== '')

@@ -29,7 +29,7 @@ import t from 'tap'
 import { stringify } from 'yaml'
 import { kubernetesDir, redisImage, secretKeysOf } from '../../deploy/kubernetes/render.ts'
 import { appNamesOf, platform } from '../../services/shared/platform.ts'
-import { buildImage, ensureStandInBase, ensureTestbed, must, podman, podmanGlobal, repoRoot, run, ulimits } from '../helpers/container-image.ts'
+import { buildImage, ensureStandInBase, ensureTestbed, firstWords, isDeadRun, must, podman, podmanGlobal, repoRoot, run, ulimits } from '../helpers/container-image.ts'
 import { request } from '../helpers/http-client.ts'
 import { type K8sObject, kustomizeBuild, podSpecsOf } from '../helpers/kustomize.ts'
 
@@ -91,26 +91,15 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 t.teardown(removeEverything)
 
 if (process.getuid?.() !== 0 || (await run('podman', ['--version'])).code !== 0 || (await run('nsenter', ['--version'])).code !== 0) {
-  t.comment('skipped: needs root, podman, catatonit and nsenter (apt-get install podman catatonit util-linux)')
-  t.pass('skipped')
+  // Reported as skipped (TAP's 1..0 # SKIP), never as a pass.
+  t.plan(0, 'skipped: needs root, podman, catatonit and nsenter (apt-get install podman catatonit util-linux)')
   process.exit(0)
 }
 
 /** What an earlier run killed outright (SIGKILL) left: its pods, secret, namespace, veth and image, by the pid in their names. */
 async function sweepDeadRuns(): Promise<void> {
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM'
-    }
-  }
-  const dead = (name: string, pattern: RegExp): boolean => {
-    const pid = Number(pattern.exec(name)?.[1] ?? 0)
-    return pid > 0 && pid !== id && !alive(pid)
-  }
-  const names = (text: string): string[] => text.split('\n').map((line) => line.trim().split(' ')[0] ?? '').filter((line) => line !== '')
+  const dead = (name: string, pattern: RegExp): boolean => isDeadRun(name, pattern, id)
+  const names = firstWords
   for (const name of names((await podman(['pod', 'ps', '--format', '{{.Name}}'])).stdout)) {
     if (dead(name, /^yoyo-kt-(\d+)-/)) await podman(['pod', 'rm', '--force', '--time', '0', name])
   }
