@@ -117,4 +117,8 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$lock_hash" ]; then
   printf '%s\n' "$lock_hash" >"$stamp"
 fi
 
+# Node.js keeps what it compiled of the provisioner (and zx) here: a run that changes nothing is then
+# mostly the machine's probes, not start-up. main.ts takes the variable out again before it runs anything.
+NODE_COMPILE_CACHE=${YOYO_COMPILE_CACHE:-/var/cache/yoyo-platform/provisioner}
+export NODE_COMPILE_CACHE
 exec "$node" --disable-warning=ExperimentalWarning "$HERE/main.ts" "$@"

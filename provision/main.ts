@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import { readAccounts } from './lib/accounts.ts'
 import { parseOptions, selectSteps, usage, UsageError } from './lib/args.ts'
+import { factCache } from './lib/facts.ts'
 import { readIfExists } from './lib/files.ts'
 import { APP_USER, defaultPaths } from './lib/paths.ts'
 import { pendingActions } from './lib/pending.ts'
@@ -47,6 +48,8 @@ const started = performance.now()
 // bootstrap.sh already clears it, this covers running main.ts directly. (The commands that run Node.js,
 // npm, pm2 and the seed, get an environment of their own anyway.)
 delete process.env.NODE_OPTIONS
+// bootstrap.sh's compile cache is the provisioner's own (root's): the Node.js processes it starts keep out of it.
+delete process.env.NODE_COMPILE_CACHE
 const write = (line: string) => process.stdout.write(`${line}\n`)
 
 let code = 1
@@ -72,7 +75,7 @@ try {
       write(`yoyo-platform provisioner${options.check ? ' (--check: changing nothing)' : ''}: Node.js ${process.version}, ` +
         `${runtime.systemd ? 'systemd' : 'no systemd (services started directly)'}, ${paths.sourceDir} → ${paths.appDir}`)
     }
-    const baseContext = (check: boolean): Omit<Context, 'note' | 'detail'> => ({
+    const baseContext = (check: boolean): Omit<Context, 'note' | 'detail' | 'nothingChangedEarlier'> => ({
       check,
       verbose: options.verbose,
       paths,
@@ -80,6 +83,7 @@ try {
       settings,
       runtime,
       pending: pendingActions(join(paths.stateDir, 'pending'), check),
+      facts: factCache(),
       shared: {},
     })
     let lastRun = baseContext(false)
@@ -106,7 +110,7 @@ try {
       code = exitCode(results, options.check)
       const failed = results.find((result) => result.status === 'failed')
       if (failed !== undefined && ROLLBACK_AFTER.includes(failed.name) && lastRun.shared.previousRelease === true) {
-        await rollBack(failed.name, { ...lastRun, note: () => {}, detail: () => {} }, (check) => run(check, { only: [], skip: [] }, report, [ensureSmokeTest]), report)
+        await rollBack(failed.name, { ...lastRun, note: () => {}, detail: () => {}, nothingChangedEarlier: false }, (check) => run(check, { only: [], skip: [] }, report, [ensureSmokeTest]), report)
       }
       if (options.plan !== undefined) {
         await writePlan(options.plan, { ...selection, report: jsonReport(results, true, performance.now() - started) })

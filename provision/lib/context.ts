@@ -1,3 +1,4 @@
+import type { Facts } from './facts.ts'
 import type { Paths } from './paths.ts'
 import type { PendingActions } from './pending.ts'
 import type { Secrets } from './env-file.ts'
@@ -24,6 +25,8 @@ export interface Context {
   readonly runtime: Runtime
   /** Restarts and reloads owed to a later step, kept on disk so an interrupted run still does them. */
   readonly pending: PendingActions
+  /** What the run has read of the machine; slow facts are gathered early (lib/facts.ts). */
+  readonly facts: Facts
   /** Values steps hand to later steps in the same run. */
   readonly shared: {
     secrets?: Secrets
@@ -39,10 +42,25 @@ export interface Context {
   note(change: string, diff?: string): void
   /** A detail shown with --verbose only. */
   detail(message: string): void
+  /**
+   * Earlier steps of this run ran and none changed anything (the machine was already as wanted); false
+   * when this step runs first (--only) or something changed before it.
+   */
+  readonly nothingChangedEarlier: boolean
 }
 
 export interface Step {
   /** Named for the state it ensures (ensureRedisRunning); --only and --skip take these names. */
   name: string
+  /**
+   * A verification (the smoke test), not a state: it changes nothing the provisioner manages, so under
+   * --check the runner does not run it (it would write a transaction) and reports it ok.
+   */
+  verifies?: boolean
+  /** Starts gathering the slow facts the step will read (ctx.facts.early), before the first step runs. */
+  gatherEarly?(ctx: RunContext): void
   run(ctx: Context): Promise<void>
 }
+
+/** The context of the whole run, before a step gets its own report functions. */
+export type RunContext = Omit<Context, 'note' | 'detail' | 'nothingChangedEarlier'>

@@ -68,11 +68,36 @@ async function ensureOwnership(ctx: FileContext, path: string, spec: Ownership, 
 }
 
 /**
+ * Checks a config once it is in place (`nginx -t`): when it throws, the file is put back as it was (or
+ * removed when it is new) and the error goes on, so the running service and the next boot keep the last
+ * good config.
+ */
+export type Validate = () => Promise<unknown>
+
+async function validated(path: string, previous: Buffer | undefined, validate: Validate | undefined): Promise<void> {
+  if (validate === undefined) return
+  try {
+    await validate()
+  } catch (err) {
+    if (previous === undefined) await rm(path, { force: true })
+    else await writeFile(path, previous)
+    throw new Error(`${path} did not validate; ${previous === undefined ? 'removed again' : 'the previous one is back in place'}:\n${validationMessage(err)}`)
+  }
+}
+
+/** zx's ProcessOutput says why on stderr; anything else by its message. */
+function validationMessage(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'stderr' in err && typeof err.stderr === 'string' && err.stderr.trim() !== '') return err.stderr.trim()
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
  * Makes `path` hold exactly `content` with the given mode and owner. Writes only when the content
  * differs (atomically: temp file + rename, so a reader never sees half a file); fixes mode and owner
  * when only they differ. Returns true when something changed (or, under --check, would change).
+ * Given `validate`, a new content is checked in place and put back when it fails.
  */
-export async function ensureFile(ctx: FileContext, path: string, content: string | Buffer, spec: Ownership): Promise<boolean> {
+export async function ensureFile(ctx: FileContext, path: string, content: string | Buffer, spec: Ownership, validate?: Validate): Promise<boolean> {
   const ids = await idsOrFail(ctx, path, spec)
   const stats = await statOrUndefined(path)
   const wanted = Buffer.isBuffer(content) ? content : Buffer.from(content)
@@ -92,6 +117,7 @@ export async function ensureFile(ctx: FileContext, path: string, content: string
     await rm(temp, { force: true })
     throw err
   }
+  await validated(path, current, validate)
   return true
 }
 
@@ -126,14 +152,20 @@ export async function ensureDirectory(ctx: FileContext, path: string, spec: Owne
   return true
 }
 
-/** Makes `link` a symbolic link to `target`. */
-export async function ensureSymlink(ctx: FileContext, link: string, target: string): Promise<boolean> {
+/** Makes `link` a symbolic link to `target` (validated like a file: a link that fails goes away). */
+export async function ensureSymlink(ctx: FileContext, link: string, target: string, validate?: Validate): Promise<boolean> {
   const stats = await statOrUndefined(link)
   if (stats?.isSymbolicLink() && (await readlink(link)) === target) return false
   ctx.note(`link ${link} → ${target}`)
   if (ctx.check) return true
   if (stats !== undefined) await rm(link, { force: true })
   await symlink(target, link)
+  try {
+    await validate?.()
+  } catch (err) {
+    await rm(link, { force: true })
+    throw new Error(`${link} did not validate; removed again:\n${validationMessage(err)}`)
+  }
   return true
 }
 

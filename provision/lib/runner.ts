@@ -1,4 +1,4 @@
-import type { Context, Step } from './context.ts'
+import type { Context, RunContext, Step } from './context.ts'
 
 export type Status = 'ok' | 'changed' | 'failed' | 'not run'
 
@@ -36,7 +36,7 @@ export interface RunnerOptions {
   slowAfterMs?: number
 }
 
-type BaseContext = Omit<Context, 'note' | 'detail'>
+type BaseContext = RunContext
 
 const STDERR_LINES = 20
 
@@ -97,6 +97,8 @@ export function exitCode(results: StepResult[], check: boolean): number {
 export async function runSteps(steps: Step[], base: BaseContext, options: RunnerOptions): Promise<StepResult[]> {
   const now = options.now ?? (() => performance.now())
   const results: StepResult[] = []
+  // Independent probes run at once, while the first steps run: a run that changes nothing is mostly probes.
+  for (const step of steps) step.gatherEarly?.(base)
   for (const [index, step] of steps.entries()) {
     const changes: string[] = []
     const diffs: StepResult['diffs'] = []
@@ -109,6 +111,7 @@ export async function runSteps(steps: Step[], base: BaseContext, options: Runner
       detail: (message) => {
         if (options.verbose) options.write(`         · ${message}`)
       },
+      nothingChangedEarlier: results.length > 0 && results.every((result) => result.status === 'ok'),
     }
     if (options.verbose) options.write(`…        ${step.name}`)
     const slow = options.verbose || options.quiet
@@ -117,7 +120,8 @@ export async function runSteps(steps: Step[], base: BaseContext, options: Runner
     const started = now()
     let failure: Failure | undefined
     try {
-      await step.run(ctx)
+      if (step.verifies === true && base.check) ctx.detail('not run under --check: a verification, it changes nothing')
+      else await step.run(ctx)
     } catch (err) {
       failure = describeFailure(err, options.lastCommand?.())
     } finally {

@@ -7,6 +7,7 @@ import { $ } from 'zx'
 import { REDIS_PORT } from './env-file.ts'
 import { parseDotenv } from './settings.ts'
 import { platform, publicHealthPathsOf } from '../../services/shared/platform.ts'
+import { parsePm2List, type Pm2Process } from './pm2-list.ts'
 
 export interface StatusOptions {
   /** Where nginx answers on this machine, e.g. http://127.0.0.1:80. */
@@ -117,26 +118,6 @@ async function checkServices(options: StatusOptions, probes: Probes): Promise<{ 
     }),
   )
   return { checks, queue }
-}
-
-interface Pm2Process {
-  name: string
-  pid?: number
-  monit?: { memory?: number; cpu?: number }
-  pm2_env?: { status?: string; exec_mode?: string; restart_time?: number; pm_uptime?: number }
-}
-
-/** The JSON list of `pm2 jlist` (PM2 may print notices before it): the last line that parses as an array. */
-export function parsePm2List(stdout: string): Pm2Process[] | undefined {
-  for (const line of stdout.trim().split('\n').reverse()) {
-    try {
-      const parsed: unknown = JSON.parse(line)
-      if (Array.isArray(parsed)) return parsed as Pm2Process[]
-    } catch {
-      // a notice
-    }
-  }
-  return undefined
 }
 
 const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`

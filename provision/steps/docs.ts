@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { docsSiteFiles } from '../../nginx/docs-site.ts'
 import { openApiDocument } from '../../services/shared/openapi.ts'
+import { madeEarlier } from '../lib/command.ts'
 import type { Step } from '../lib/context.ts'
 import { ensureAbsent, ensureDirectory, ensureFile } from '../lib/files.ts'
 
@@ -18,19 +19,15 @@ export const ensureDocsPublished: Step = {
   async run(ctx) {
     const { docsDir, appDir } = ctx.paths
     const swaggerUi = join(appDir, 'node_modules', 'swagger-ui-dist')
-    if (!existsSync(swaggerUi)) {
-      ctx.note(`publish the API docs to ${docsDir}`)
-      if (ctx.check) return
-      throw new Error(`${swaggerUi} is missing: run ensureAppBuilt first`)
-    }
+    if (!madeEarlier(ctx, existsSync(swaggerUi), `publish the API docs to ${docsDir}`, `${swaggerUi} is missing: run ensureAppBuilt first`)) return
     const files = await docsSiteFiles(swaggerUi, openApiDocument)
     const site = dirname(docsDir)
-    if (!ctx.check) await mkdir(dirname(site), { recursive: true })
+    await ensureDirectory(ctx, dirname(site), { mode: 0o755 })
     await ensureDirectory(ctx, site, { mode: 0o755 })
     await ensureDirectory(ctx, docsDir, { mode: 0o755 })
-    for (const [name, content] of files) await ensureFile(ctx, join(docsDir, name), content, { mode: 0o644 })
-    for (const name of await readdir(docsDir).catch(() => [] as string[])) {
-      if (!files.has(name)) await ensureAbsent(ctx, join(docsDir, name))
-    }
+    // Independent files: compared (and written) at once.
+    await Promise.all([...files].map(([name, content]) => ensureFile(ctx, join(docsDir, name), content, { mode: 0o644 })))
+    const stale = (await readdir(docsDir).catch(() => [] as string[])).filter((name) => !files.has(name))
+    await Promise.all(stale.map((name) => ensureAbsent(ctx, join(docsDir, name))))
   },
 }

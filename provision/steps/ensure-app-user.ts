@@ -1,4 +1,5 @@
 import { readAccounts } from '../lib/accounts.ts'
+import { ensureCommand } from '../lib/command.ts'
 import type { Step } from '../lib/context.ts'
 import { ensureDirectory } from '../lib/files.ts'
 import { $ } from '../lib/shell.ts'
@@ -11,20 +12,21 @@ export const ensureAppUser: Step = {
   name: 'ensureAppUser',
   async run(ctx) {
     const user = ctx.appUser
-    let accounts = await readAccounts()
-    if (accounts.user(user) === undefined) {
-      ctx.note(`create system user ${user}`)
-      if (!ctx.check) {
-        await $`useradd --system --user-group --home-dir ${ctx.paths.homeDir} --no-create-home --shell /usr/sbin/nologin --comment ${'yoyo-platform services'} ${user}`
-        accounts = await readAccounts()
-      }
-    }
+    const before = await readAccounts()
+    await ensureCommand(ctx, {
+      change: `create system user ${user}`,
+      holds: () => before.user(user) !== undefined,
+      run: () => $`useradd --system --user-group --home-dir ${ctx.paths.homeDir} --no-create-home --shell /usr/sbin/nologin --comment ${'yoyo-platform services'} ${user}`,
+    })
     // Group-readable (not world): the login users reach PM2's home through it.
     await ensureDirectory(ctx, ctx.paths.homeDir, { mode: 0o750, owner: user })
+    const accounts = await readAccounts()
     for (const login of ctx.runtime.loginUsers) {
-      if (accounts.isMember(login, user)) continue
-      ctx.note(`add ${login} to group ${user} (effective at their next login)`)
-      if (!ctx.check) await $`usermod -aG ${user} ${login}`
+      await ensureCommand(ctx, {
+        change: `add ${login} to group ${user} (effective at their next login)`,
+        holds: () => accounts.isMember(login, user),
+        run: () => $`usermod -aG ${user} ${login}`,
+      })
     }
   },
 }

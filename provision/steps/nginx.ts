@@ -1,12 +1,11 @@
-import { writeFile, rm } from 'node:fs/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { renderRouterConfig } from '../../nginx/render.ts'
 import type { Context, Step } from '../lib/context.ts'
 import type { Paths } from '../lib/paths.ts'
 import type { Settings } from '../lib/settings.ts'
-import { ensureAbsent, ensureFile, ensureFileExists, ensureSymlink, readIfExists } from '../lib/files.ts'
+import { ensureAbsent, ensureFile, ensureFileExists, ensureSymlink } from '../lib/files.ts'
+import { ensureService } from '../lib/service.ts'
 import { $ } from '../lib/shell.ts'
-import { runningPid } from '../lib/system.ts'
+import { done, notYet, waitUntil } from '../lib/wait.ts'
 
 const SERVICE = 'nginx'
 const RELOAD = 'nginx-reload'
@@ -23,56 +22,43 @@ export function routerConfigOf(settings: Settings, paths: Paths): string {
 
 export const routerConfig = (ctx: Context): string => routerConfigOf(ctx.settings, ctx.paths)
 
+/** nginx's own check of its whole config (the site included once it is enabled). */
+const nginxTest = () => $`nginx -t -q`
+
 /**
- * The router site (rendered from platform.json's routes) enabled, its access log 0640, and the package's default site removed. The
- * whole config is validated with `nginx -t` before anything reloads: a config that fails is put back
- * as it was, so the running nginx and the next boot keep the last good one.
+ * The router site (rendered from platform.json's routes) enabled, its access log 0640, and the package's
+ * default site removed. A new site or link is checked with `nginx -t` as soon as it is in place and put
+ * back when it fails, so the running nginx and the next boot keep the last good config. A reload is owed
+ * when something changed.
  */
 export const ensureNginxConfigured: Step = {
   name: 'ensureNginxConfigured',
   async run(ctx) {
     const { paths } = ctx
-    const previous = await readIfExists(paths.nginxSite)
-    let changed = await ensureFile(ctx, paths.nginxSite, routerConfig(ctx), { mode: 0o644 })
+    const changes = [
+      await ensureFile(ctx, paths.nginxSite, routerConfig(ctx), { mode: 0o644 }, nginxTest),
+      await ensureSymlink(ctx, paths.nginxSiteLink, paths.nginxSite, nginxTest),
+      await ensureAbsent(ctx, paths.nginxDefaultSite),
+    ]
     // The access log holds client addresses and request ids: readable by adm (log readers) only, from
     // the start, as Debian's logrotate creates it after a rotation. nginx keeps a file's mode.
     await ensureFileExists(ctx, paths.nginxAccessLog, { mode: 0o640, owner: 'www-data', group: 'adm' })
-    changed = (await ensureSymlink(ctx, paths.nginxSiteLink, paths.nginxSite)) || changed
-    changed = (await ensureAbsent(ctx, paths.nginxDefaultSite)) || changed
-    if (!changed || ctx.check) {
-      if (changed) await ctx.pending.add(RELOAD)
-      return
-    }
-    const test = await $({ nothrow: true })`nginx -t -q`
-    if (test.exitCode !== 0) {
-      if (previous === undefined) {
-        await rm(paths.nginxSiteLink, { force: true })
-        await rm(paths.nginxSite, { force: true })
-      } else {
-        await writeFile(paths.nginxSite, previous)
-      }
-      throw new Error(`nginx -t rejected the new config (the previous one is back in place):\n${test.stderr.trim()}`)
-    }
-    await ctx.pending.add(RELOAD)
+    if (changes.includes(true)) await ctx.pending.add(RELOAD)
   },
 }
 
 /** Answers our JSON 404 on an unknown path: proof that it is our config serving the port. */
 async function waitForRouter(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000
-  let last = 'no answer'
-  while (Date.now() < deadline) {
+  await waitUntil(`nginx on port ${port} does not serve the yoyo-platform router`, async () => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/.yoyo-provision-probe`, { signal: AbortSignal.timeout(2000) })
       const body = await res.text()
-      if (res.status === 404 && res.headers.get('content-type') === 'application/json' && res.headers.has('x-request-id')) return
-      last = `${res.status} ${body.slice(0, 80)}`
+      if (res.status === 404 && res.headers.get('content-type') === 'application/json' && res.headers.has('x-request-id')) return done(true)
+      return notYet(`${res.status} ${body.slice(0, 80)}`)
     } catch (err) {
-      last = err instanceof Error ? err.message : String(err)
+      return notYet(err instanceof Error ? err.message : String(err))
     }
-    await sleep(200)
-  }
-  throw new Error(`nginx on port ${port} does not serve the yoyo-platform router (last answer: ${last})`)
+  }, { timeoutMs: 10_000, intervalMs: 200 })
 }
 
 /**
@@ -82,27 +68,17 @@ async function waitForRouter(port: number): Promise<void> {
 export const ensureNginxRunning: Step = {
   name: 'ensureNginxRunning',
   async run(ctx) {
-    const reload = await ctx.pending.has(RELOAD)
-    if (ctx.runtime.systemd) {
-      const enabled = (await $({ nothrow: true })`systemctl is-enabled ${SERVICE}`).stdout.trim() === 'enabled'
-      const active = (await $({ nothrow: true })`systemctl is-active ${SERVICE}`).exitCode === 0
-      if (!enabled) ctx.note(`enable ${SERVICE}`)
-      if (!active) ctx.note(`start ${SERVICE}`)
-      else if (reload) ctx.note(`reload ${SERVICE} (config changed)`)
-      if (ctx.check) return
-      if (!enabled) await $`systemctl enable ${SERVICE}`
-      if (!active) await $`systemctl start ${SERVICE}`
-      else if (reload) await $`systemctl reload ${SERVICE}`
-    } else {
-      const pid = await runningPid(ctx.paths.nginxPidFile, SERVICE)
-      if (pid === undefined) ctx.note(`start ${SERVICE} (no systemd: daemonized)`)
-      else if (reload) ctx.note(`reload ${SERVICE} (config changed)`)
-      if (ctx.check) return
-      if (pid === undefined || reload) await $`nginx -t -q`
-      if (pid === undefined) await $`nginx`
-      else if (reload) await $`nginx -s reload`
-    }
-    await waitForRouter(ctx.settings.nginxPort)
-    await ctx.pending.done(RELOAD)
+    await ensureService(ctx, {
+      name: SERVICE,
+      direct: {
+        pidFile: ctx.paths.nginxPidFile,
+        command: SERVICE,
+        start: () => $`nginx`,
+        reload: () => $`nginx -s reload`,
+      },
+      reloadWhen: RELOAD,
+      validate: nginxTest,
+      ready: () => waitForRouter(ctx.settings.nginxPort),
+    })
   },
 }

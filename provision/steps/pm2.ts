@@ -2,15 +2,18 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { appNamesOf, platform } from '../../services/shared/platform.ts'
-import type { Context, Step } from '../lib/context.ts'
+import type { Context, RunContext, Step } from '../lib/context.ts'
 import { appEnvironmentOf } from '../lib/settings.ts'
 import { reloadAction } from './ensure-app-built.ts'
 import { ensureDirectory, ensureFile, readTail } from '../lib/files.ts'
 import { parseAppliedInstances, planLoyaltyInstances } from '../lib/loyalty-instances.ts'
 import { PM2_UNIT } from '../lib/paths.ts'
+import { ensureCommand, madeEarlier } from '../lib/command.ts'
+import { appsNotOnline, parsePm2List, processesOf, type Pm2Process } from '../lib/pm2-list.ts'
+import { ensureService, SYSTEMD_RELOAD } from '../lib/service.ts'
 import { $ } from '../lib/shell.ts'
+import { done, notYet, waitUntil } from '../lib/wait.ts'
 import { readStamp, writeStamp } from '../lib/stamps.ts'
 import { pathWith, runningPid } from '../lib/system.ts'
 import { renderLogrotate } from '../render/logrotate.ts'
@@ -21,15 +24,16 @@ import { renderProfile } from '../render/profile.ts'
 export const appNames = appNamesOf(platform)
 const LOYALTY = 'loyalty'
 const LOYALTY_STAMP = 'loyalty-instances'
+const PM2_LIST = 'pm2-list'
 
-const pm2Bin = (ctx: Context) => join(ctx.paths.appDir, 'node_modules', 'pm2', 'bin', 'pm2')
+const pm2Bin = (ctx: RunContext) => join(ctx.paths.appDir, 'node_modules', 'pm2', 'bin', 'pm2')
 
 /**
  * The ONE environment the PM2 CLI runs with. PM2 copies its CLI's environment into each app's
  * environment and into its saved list (dump.pm2), so it holds no secret: the services read those
  * from the env file themselves (node --env-file, see ecosystem.config.cjs).
  */
-export function pm2Environment(ctx: Context): Record<string, string> {
+export function pm2Environment(ctx: RunContext): Record<string, string> {
   const { settings, paths } = ctx
   const env: Record<string, string> = {
     PATH: pathWith(dirname(ctx.runtime.node)),
@@ -44,7 +48,7 @@ export function pm2Environment(ctx: Context): Record<string, string> {
 }
 
 /** The pm2 command as every user runs it (the wrapper switches root to the app user). */
-function pm2(ctx: Context, args: string[]) {
+function pm2(ctx: RunContext, args: string[]) {
   return $({ env: pm2Environment(ctx), cwd: ctx.paths.appDir })`${ctx.paths.pm2Wrapper} ${args}`
 }
 
@@ -65,55 +69,39 @@ export const ensurePm2Configured: Step = {
     await ensureFile(ctx, paths.logrotateConfig, renderLogrotate({ pm2Home: paths.pm2Home, user }), { mode: 0o644 })
     if (!ctx.runtime.systemd) return
     const unit = renderPm2Unit({ user, pm2Home: paths.pm2Home, node, pm2Bin: pm2Bin(ctx), path: pathWith(dirname(node)) })
-    if ((await ensureFile(ctx, paths.systemdUnit, unit, { mode: 0o644 })) && !ctx.check) await $`systemctl daemon-reload`
-    const enabled = (await $({ nothrow: true })`systemctl is-enabled ${PM2_UNIT}`).stdout.trim() === 'enabled'
-    if (!enabled) {
-      ctx.note(`enable ${PM2_UNIT}`)
-      if (!ctx.check) await $`systemctl enable ${PM2_UNIT}`
-    }
+    // Enabled and started by ensurePm2Running (the service resource), after systemd has read it again.
+    if (await ensureFile(ctx, paths.systemdUnit, unit, { mode: 0o644 })) await ctx.pending.add(SYSTEMD_RELOAD)
   },
 }
 
-interface Pm2Process {
-  name: string
-  pm_id: number
-  pm2_env: { status: string; restart_time?: number }
-}
-
-async function processList(ctx: Context): Promise<Pm2Process[]> {
-  // Quiet even under --verbose: the list is long (and holds nothing secret).
+/** PM2's process list, read with `pm2 jlist` (quiet even under --verbose: the list is long). */
+async function processList(ctx: RunContext): Promise<Pm2Process[]> {
   const output = await pm2(ctx, ['jlist']).quiet()
-  // pm2 may print a banner before the JSON on its first start.
-  const json = output.stdout.slice(output.stdout.indexOf('['))
-  return JSON.parse(json) as Pm2Process[]
+  const list = parsePm2List(output.stdout)
+  if (list === undefined) throw new Error(`pm2 jlist printed no process list: ${output.stdout.slice(0, 200)}`)
+  return list
 }
 
-const countOf = (list: Pm2Process[], name: string) => list.filter((p) => p.name === name).length
-
-/** The apps that are missing or have a process not online (or, given `loyalty`, not that many loyalty processes). */
-function unhealthy(list: Pm2Process[], loyalty?: number): string[] {
-  return appNames.filter((name) => {
-    const processes = list.filter((p) => p.name === name)
-    if (name === LOYALTY && loyalty !== undefined && processes.length !== loyalty) return true
-    return processes.length === 0 || processes.some((p) => p.pm2_env.status !== 'online')
-  })
-}
+const countOf = (list: Pm2Process[], name: string) => processesOf(list, name).length
 
 async function errorLogTail(ctx: Context, name: string): Promise<string> {
   return readTail(join(ctx.paths.pm2Home, 'logs', `${name}-error.log`), 15)
 }
 
+/** Every app online (given `loyalty`, that many loyalty processes); fails with the error logs of those that are not. */
 async function waitUntilOnline(ctx: Context, loyalty?: number): Promise<Pm2Process[]> {
-  const deadline = Date.now() + 20_000
+  const counts: Record<string, number> = loyalty === undefined ? {} : { [LOYALTY]: loyalty }
   let bad = appNames
-  while (Date.now() < deadline) {
-    const list = await processList(ctx)
-    bad = unhealthy(list, loyalty)
-    if (bad.length === 0) return list
-    await sleep(500)
+  try {
+    return await waitUntil('apps not online under PM2', async () => {
+      const list = await processList(ctx)
+      bad = appsNotOnline(list, appNames, counts)
+      return bad.length === 0 ? done(list) : notYet(bad.join(', '))
+    }, { timeoutMs: 20_000, intervalMs: 500 })
+  } catch (err) {
+    const logs = await Promise.all(bad.map(async (name) => `${name}-error.log:\n${await errorLogTail(ctx, name)}`))
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logs.join('\n')}`)
   }
-  const logs = await Promise.all(bad.map(async (name) => `${name}-error.log:\n${await errorLogTail(ctx, name)}`))
-  throw new Error(`not online under PM2: ${bad.join(', ')}\n${logs.join('\n')}`)
 }
 
 /**
@@ -155,14 +143,18 @@ async function ensureLoyaltyInstances(ctx: Context, running: number): Promise<vo
   const wanted = ctx.settings.loyaltyInstances
   const applied = parseAppliedInstances(await readStamp(ctx.paths.stateDir, LOYALTY_STAMP))
   const plan = planLoyaltyInstances({ wanted, applied, running })
-  if (plan.change !== undefined) ctx.note(plan.change)
-  if (ctx.check) return
-  if (plan.scaleTo !== undefined) {
-    await pm2(ctx, ['scale', LOYALTY, String(plan.scaleTo)])
-    await waitUntilOnline(ctx, plan.scaleTo)
-  }
-  if (plan.save) await pm2(ctx, ['save', '--force'])
-  if (plan.stamp) await writeStamp(ctx.paths.stateDir, LOYALTY_STAMP, String(wanted))
+  await ensureCommand(ctx, {
+    ...(plan.change === undefined ? {} : { change: plan.change }),
+    holds: () => !plan.stamp,
+    run: async () => {
+      if (plan.scaleTo !== undefined) {
+        await pm2(ctx, ['scale', LOYALTY, String(plan.scaleTo)])
+        await waitUntilOnline(ctx, plan.scaleTo)
+      }
+      if (plan.save) await pm2(ctx, ['save', '--force'])
+      await writeStamp(ctx.paths.stateDir, LOYALTY_STAMP, String(wanted))
+    },
+  })
 }
 
 /**
@@ -172,45 +164,51 @@ async function ensureLoyaltyInstances(ctx: Context, running: number): Promise<vo
  * `pm2 save`, so a reboot brings back the same list. A changed LOYALTY_INSTANCES is applied with
  * `pm2 scale` (a reload would not), and only then: `pm2 scale loyalty N` by hand is the user's.
  */
+/** PM2's process list while its daemon runs (`pm2 jlist` would start one); [] when it does not. */
+async function runningProcesses(ctx: RunContext): Promise<Pm2Process[]> {
+  return (await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) === undefined ? [] : processList(ctx)
+}
+
 export const ensurePm2Running: Step = {
   name: 'ensurePm2Running',
+  // The slowest probe of a run that changes nothing (PM2's CLI starts a Node.js): read while other steps run.
+  gatherEarly(ctx) {
+    if (existsSync(pm2Bin(ctx)) && existsSync(ctx.paths.pm2Wrapper)) ctx.facts.early(PM2_LIST, () => runningProcesses(ctx))
+  },
   async run(ctx) {
-    if (!existsSync(pm2Bin(ctx)) || !existsSync(ctx.paths.pm2Wrapper)) {
-      ctx.note('start PM2 and the apps')
-      if (ctx.check) return
-      throw new Error(`PM2 is not installed (${pm2Bin(ctx)}): run ensureAppBuilt and ensurePm2Configured first`)
-    }
-    if (ctx.runtime.systemd) {
-      const active = (await $({ nothrow: true })`systemctl is-active ${PM2_UNIT}`).exitCode === 0
-      if (!active) {
-        ctx.note(`start ${PM2_UNIT} (PM2 resurrects the saved apps)`)
-        if (!ctx.check) await $`systemctl start ${PM2_UNIT}`
-      }
-    } else if ((await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) === undefined) {
-      // What the unit's ExecStart does at boot: bring back the saved list (with its scaled instance counts).
-      const saved = existsSync(join(ctx.paths.pm2Home, 'dump.pm2'))
-      ctx.note(`start the PM2 daemon${saved ? ' and resurrect the saved apps' : ''} (no systemd: it does not come back after a reboot)`)
-      if (!ctx.check && saved) await pm2(ctx, ['resurrect'])
-    }
-    const daemonUp = (await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) !== undefined
-    let list = daemonUp ? await processList(ctx) : []
-    const missing = unhealthy(list)
+    const pidFile = join(ctx.paths.pm2Home, 'pm2.pid')
+    const installed = existsSync(pm2Bin(ctx)) && existsSync(ctx.paths.pm2Wrapper)
+    if (!madeEarlier(ctx, installed, 'start PM2 and the apps', `PM2 is not installed (${pm2Bin(ctx)}): run ensureAppBuilt and ensurePm2Configured first`)) return
+    // The daemon; at boot (or started here without systemd) it brings back the saved list, with its
+    // scaled instance counts: what the unit's ExecStart does.
+    const started = await ensureService(ctx, {
+      name: PM2_UNIT,
+      direct: {
+        pidFile,
+        start: async () => {
+          if (existsSync(join(ctx.paths.pm2Home, 'dump.pm2'))) await pm2(ctx, ['resurrect'])
+        },
+      },
+    })
+    let list = await ctx.facts.get(PM2_LIST, () => runningProcesses(ctx), ctx.nothingChangedEarlier && !started)
     const fingerprint = await appsFingerprint(ctx)
-    const plan = await reloadPlan(ctx, missing, fingerprint)
-    if (plan.apps === 'all' || plan.apps.length > 0) {
-      // Only the apps a change is owed to: the others keep serving, untouched.
-      const only = plan.apps === 'all' ? [] : ['--only', plan.apps.join(',')]
-      ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env${only.length > 0 ? ` --only ${only[1]}` : ''} (${plan.reasons.join('; ')})`)
-      if (!ctx.check) {
-        ctx.shared.reloaded = plan.apps === 'all' ? appNames : plan.apps
+    const plan = await reloadPlan(ctx, appsNotOnline(list, appNames), fingerprint)
+    const apps = plan.apps === 'all' ? appNames : plan.apps
+    // Only the apps a change is owed to: the others keep serving, untouched.
+    const only = plan.apps === 'all' ? [] : ['--only', apps.join(',')]
+    await ensureCommand(ctx, {
+      change: `pm2 startOrReload ecosystem.config.cjs --update-env${only.length > 0 ? ` --only ${only[1]}` : ''} (${plan.reasons.join('; ')})`,
+      holds: () => apps.length === 0,
+      run: async () => {
+        ctx.shared.reloaded = apps
         await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', ...only])
         list = await waitUntilOnline(ctx)
         await pm2(ctx, ['save', '--force'])
         await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
         await ctx.pending.done(reloadAction())
         for (const app of appNames) await ctx.pending.done(reloadAction(app))
-      }
-    }
+      },
+    })
     // With no loyalty process yet, the start above gives (under --check: would give) the ecosystem's count.
     await ensureLoyaltyInstances(ctx, countOf(list, LOYALTY) || ctx.settings.loyaltyInstances)
   },

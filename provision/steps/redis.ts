@@ -1,10 +1,11 @@
 import { kill } from 'node:process'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context, Step } from '../lib/context.ts'
 import { REDIS_PORT, type Secrets } from '../lib/env-file.ts'
 import { ensureDirectory, ensureFile, ensureLine } from '../lib/files.ts'
 import { $, runAs } from '../lib/shell.ts'
+import { ensureService } from '../lib/service.ts'
 import { runningPid } from '../lib/system.ts'
+import { done, notYet, waitUntil } from '../lib/wait.ts'
 import { renderRedisConfig } from '../render/redis-config.ts'
 import { requireSecrets } from './ensure-environment-file.ts'
 
@@ -32,14 +33,15 @@ export const ensureRedisConfigured: Step = {
 }
 
 /** redis-cli with the password in the environment (REDISCLI_AUTH), never on the command line. */
-export function redisCli(secrets: Secrets, args: string[]) {
-  return cli(secrets.REDIS_PASSWORD, REDIS_PORT, args)
+export function redisCli(secrets: Secrets, args: string[], input?: string) {
+  return cli(secrets.REDIS_PASSWORD, REDIS_PORT, args, input)
 }
 
-function cli(password: string | undefined, port: number, args: string[]) {
+/** `input`: commands, one per line, sent in one connection (redis-cli reads them from stdin). */
+function cli(password: string | undefined, port: number, args: string[], input?: string) {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
   if (password !== undefined) env.REDISCLI_AUTH = password
-  return $({ env, nothrow: true })`redis-cli -h 127.0.0.1 -p ${port} ${args}`
+  return $({ env, nothrow: true, ...(input === undefined ? {} : { input }) })`redis-cli -h 127.0.0.1 -p ${port} ${args}`
 }
 
 /**
@@ -57,47 +59,39 @@ export async function keepDataAcrossRestart(password: string, port = REDIS_PORT)
     if (current.exitCode !== 0 || name !== 'appendonly' || value === undefined) continue
     if (value === 'yes') return undefined
     await cli(auth, port, ['config', 'set', 'appendonly', 'yes'])
-    const deadline = Date.now() + 120_000
-    while (Date.now() < deadline) {
+    await waitUntil('Redis did not finish writing its append-only file (not restarting it)', async () => {
       const info = (await cli(auth, port, ['info', 'persistence'])).stdout
-      if (/aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) {
-        return 'switched the running Redis to the append-only file first (keeps its data across the restart)'
-      }
-      await sleep(100)
-    }
-    throw new Error('Redis did not finish writing its append-only file within 120 s: not restarting it')
+      const written = /aof_enabled:1/.test(info) && /aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)
+      return written ? done(true) : notYet(info.match(/aof_rewrite_in_progress:\d/)?.[0] ?? 'no answer')
+    }, { timeoutMs: 120_000, intervalMs: 100 })
+    return 'switched the running Redis to the append-only file first (keeps its data across the restart)'
   }
   return undefined
 }
 
 async function waitForPong(secrets: Secrets): Promise<void> {
-  const deadline = Date.now() + 15_000
-  let answer = ''
-  while (Date.now() < deadline) {
+  await waitUntil(`Redis did not answer PING on port ${REDIS_PORT}`, async () => {
     const result = await redisCli(secrets, ['ping'])
-    answer = `${result.stdout}${result.stderr}`.trim()
-    if (answer === 'PONG') return
+    const answer = `${result.stdout}${result.stderr}`.trim()
     if (/NOAUTH|WRONGPASS|invalid password/i.test(answer)) {
       throw new Error(`Redis on port ${REDIS_PORT} does not take the password in the env file (another Redis instance, or one not restarted?)`)
     }
-    await sleep(200)
-  }
-  throw new Error(`Redis did not answer PING on port ${REDIS_PORT} within 15 s (last answer: ${answer || 'none'})`)
+    return answer === 'PONG' ? done(true) : notYet(answer)
+  }, { timeoutMs: 15_000, intervalMs: 200 })
 }
 
 async function keepData(ctx: Context): Promise<void> {
-  const done = await keepDataAcrossRestart((await requireSecrets(ctx)).REDIS_PASSWORD)
-  if (done !== undefined) ctx.detail(done)
+  const kept = await keepDataAcrossRestart((await requireSecrets(ctx)).REDIS_PASSWORD)
+  if (kept !== undefined) ctx.detail(kept)
 }
 
 async function stopDirect(ctx: Context, pid: number): Promise<void> {
   ctx.detail(`stopping redis-server (pid ${pid}) with SIGTERM: it flushes the append-only file first`)
   kill(pid, 'SIGTERM')
-  const deadline = Date.now() + 30_000
-  while ((await runningPid(ctx.paths.redisPidFile, SERVICE)) === pid) {
-    if (Date.now() > deadline) throw new Error(`redis-server (pid ${pid}) did not stop within 30 s`)
-    await sleep(100)
-  }
+  await waitUntil(`redis-server (pid ${pid}) did not stop`, async () => {
+    const running = await runningPid(ctx.paths.redisPidFile, SERVICE)
+    return running === pid ? notYet(`pid ${pid} still running`) : done(true)
+  }, { timeoutMs: 30_000, intervalMs: 100 })
 }
 
 async function startDirect(ctx: Context): Promise<void> {
@@ -108,37 +102,23 @@ async function startDirect(ctx: Context): Promise<void> {
 
 /**
  * Redis running, with our config: enabled at boot under systemd, started directly (daemonized, as the
- * redis user) without it. Restarted only when its config changed. Verified by a PING with the password.
+ * redis user) without it. Restarted only when its config changed, its data kept across the restart.
+ * Verified by a PING with the password.
  */
 export const ensureRedisRunning: Step = {
   name: 'ensureRedisRunning',
   async run(ctx) {
-    const restart = await ctx.pending.has(RESTART)
-    if (ctx.runtime.systemd) {
-      const enabled = (await $({ nothrow: true })`systemctl is-enabled ${SERVICE}`).stdout.trim() === 'enabled'
-      const active = (await $({ nothrow: true })`systemctl is-active ${SERVICE}`).exitCode === 0
-      if (!enabled) ctx.note(`enable ${SERVICE}`)
-      if (!active) ctx.note(`start ${SERVICE}`)
-      else if (restart) ctx.note(`restart ${SERVICE} (config changed)`)
-      if (ctx.check) return
-      if (!enabled) await $`systemctl enable ${SERVICE}`
-      if (!active) await $`systemctl start ${SERVICE}`
-      else if (restart) {
-        await keepData(ctx)
-        await $`systemctl restart ${SERVICE}`
-      }
-    } else {
-      const pid = await runningPid(ctx.paths.redisPidFile, SERVICE)
-      if (pid === undefined) ctx.note(`start ${SERVICE} (no systemd: daemonized)`)
-      else if (restart) ctx.note(`restart ${SERVICE} (config changed)`)
-      if (ctx.check) return
-      if (pid !== undefined && restart) {
-        await keepData(ctx)
-        await stopDirect(ctx, pid)
-      }
-      if (pid === undefined || restart) await startDirect(ctx)
-    }
-    await waitForPong(await requireSecrets(ctx))
-    await ctx.pending.done(RESTART)
+    await ensureService(ctx, {
+      name: SERVICE,
+      direct: {
+        pidFile: ctx.paths.redisPidFile,
+        command: SERVICE,
+        start: () => startDirect(ctx),
+        stop: (pid) => stopDirect(ctx, pid),
+      },
+      restartWhen: RESTART,
+      beforeRestart: () => keepData(ctx),
+      ready: async () => waitForPong(await requireSecrets(ctx)),
+    })
   },
 }

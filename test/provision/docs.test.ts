@@ -1,5 +1,6 @@
 // ensureDocsPublished and ensureStatusCommand on temp paths: the docs site's files written once,
 // unchanged the second time, stale ones removed, nothing written under --check.
+import { factCache } from '../../provision/lib/facts.ts'
 import { existsSync } from 'node:fs'
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,8 +21,8 @@ function context(paths: Paths, check = false): Context & { changes: string[] } {
   return {
     check, verbose: false, paths, appUser: 'root', settings: resolveSettings({ HOST_PORT: '8080' }),
     runtime: { node: '/usr/local/bin/node', systemd: false, loginUsers: [] },
-    pending: pendingActions(join(paths.stateDir, 'pending'), check), shared: {}, changes,
-    note: (change) => changes.push(change), detail: () => {},
+    pending: pendingActions(join(paths.stateDir, 'pending'), check), facts: factCache(), shared: {}, changes,
+    note: (change) => changes.push(change), detail: () => {}, nothingChangedEarlier: false,
   }
 }
 

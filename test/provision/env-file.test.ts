@@ -1,3 +1,4 @@
+import { factCache } from '../../provision/lib/facts.ts'
 import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -63,6 +64,7 @@ t.test('when ensureEnvironmentFile runs twice, then the secrets are kept, the fi
       settings: resolveSettings(env),
       runtime: { node: process.execPath, systemd: false, loginUsers: [] },
       pending: pendingActions(join(dir, 'state', 'pending'), check),
+      facts: factCache(),
       shared: {},
     }, { check, quiet: false, verbose: true, write: (line) => lines.push(line) })
 

@@ -1,3 +1,4 @@
+import { factCache } from '../../provision/lib/facts.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { Context, Step } from '../../provision/lib/context.ts'
@@ -6,7 +7,7 @@ import { pendingActions } from '../../provision/lib/pending.ts'
 import { describeFailure, exitCode, formatRecap, jsonReport, REPORT_VERSION, runSteps, type RunnerOptions } from '../../provision/lib/runner.ts'
 import { resolveSettings } from '../../provision/lib/settings.ts'
 
-function base(check = false): Omit<Context, 'note' | 'detail'> {
+function base(check = false): Omit<Context, 'note' | 'detail' | 'nothingChangedEarlier'> {
   return {
     check,
     verbose: false,
@@ -15,6 +16,7 @@ function base(check = false): Omit<Context, 'note' | 'detail'> {
     settings: resolveSettings({}),
     runtime: { node: process.execPath, systemd: false, loginUsers: [] },
     pending: pendingActions('/tmp/none', true),
+    facts: factCache(),
     shared: {},
   }
 }

@@ -1,6 +1,7 @@
 // yoyo-status's evaluation and text, with fake probes (the real ones run in test/platform/status.e2e.ts).
 import t from 'tap'
-import { collectStatus, formatStatus, parsePm2List, parseRedisInfo, pm2Checks, type Probes, redisDetail, type StatusOptions } from '../../provision/lib/status.ts'
+import { parsePm2List } from '../../provision/lib/pm2-list.ts'
+import { collectStatus, formatStatus, parseRedisInfo, pm2Checks, type Probes, redisDetail, type StatusOptions } from '../../provision/lib/status.ts'
 import { renderStatusCommand } from '../../provision/render/status-command.ts'
 import { statusUrls } from '../../provision/steps/status-command.ts'
 

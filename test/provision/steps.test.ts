@@ -1,4 +1,5 @@
 // Step logic on temp paths (the real machine paths are exercised by running the provisioner).
+import { factCache } from '../../provision/lib/facts.ts'
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -36,10 +37,12 @@ function context(paths: Paths, check = false): Context & { changes: string[] } {
     settings: resolveSettings({}),
     runtime: { node: process.execPath, systemd: false, loginUsers: [] },
     pending: pendingActions(join(paths.stateDir, 'pending'), check),
+    facts: factCache(),
     shared: {},
     changes,
     note: (change) => changes.push(change),
     detail: () => {},
+    nothingChangedEarlier: false,
   }
 }
 
