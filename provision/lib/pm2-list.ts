@@ -10,13 +10,13 @@ export interface Pm2Process {
 /**
  * The ONE reader of PM2's state: the JSON list of `pm2 jlist`. PM2 may print notices before it (a
  * banner on its first start, an update notice): the last line that parses as an array is the list.
- * undefined when there is none.
+ * undefined when there is none. `P`: the fields the caller reads (tests read more of them).
  */
-export function parsePm2List(stdout: string): Pm2Process[] | undefined {
+export function parsePm2List<P extends { name: string } = Pm2Process>(stdout: string): P[] | undefined {
   for (const line of stdout.trim().split('\n').reverse()) {
     try {
       const parsed: unknown = JSON.parse(line)
-      if (Array.isArray(parsed)) return parsed as Pm2Process[]
+      if (Array.isArray(parsed)) return parsed as P[]
     } catch {
       // a notice
     }

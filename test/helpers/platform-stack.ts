@@ -24,6 +24,7 @@ import { request } from './http-client.ts'
 import { type NginxServer, startNginx } from './nginx-server.ts'
 import { freePort } from './ports.ts'
 import { type RedisServer, startRedis } from './redis-server.ts'
+import { parsePm2List } from '../../provision/lib/pm2-list.ts'
 
 export const repoRoot = join(import.meta.dirname, '..', '..')
 const pm2Bin = join(repoRoot, 'node_modules', 'pm2', 'bin', 'pm2')
@@ -245,18 +246,10 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
     const processes = async (): Promise<Pm2Process[]> => {
       const { code, stdout, stderr } = await pm2(['jlist'])
       if (code !== 0) throw new Error(`pm2 jlist: exit ${code}: ${stderr || stdout}`)
-      for (const line of stdout.trim().split('\n').reverse()) {
-        try {
-          const list = JSON.parse(line) as unknown
-          if (Array.isArray(list)) {
-            for (const p of list as Pm2Process[]) if (p.pid > 0) startedPids.add(p.pid)
-            return list as Pm2Process[]
-          }
-        } catch {
-          // a notice, not the list
-        }
-      }
-      throw new Error(`pm2 jlist printed no list: ${stdout.slice(0, 300)}`)
+      const list = parsePm2List<Pm2Process>(stdout)
+      if (list === undefined) throw new Error(`pm2 jlist printed no list: ${stdout.slice(0, 300)}`)
+      for (const p of list) if (p.pid > 0) startedPids.add(p.pid)
+      return list
     }
     cleanups.push(async () => {
       const apps = await processes().catch(() => [] as Pm2Process[])

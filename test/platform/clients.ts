@@ -7,6 +7,7 @@ import path from 'node:path'
 // zx/core, not zx: under tap's process-info loader on Node 24, the root entry's named exports (an ESM
 // wrapper over a CommonJS bundle) come out undefined.
 import { $, type Duration, type ProcessOutput } from 'zx/core'
+import { parsePm2List } from '../../provision/lib/pm2-list.ts'
 
 // Commands' output is the test's to show (in its assertion messages), not zx's to print as it goes.
 $.quiet = true
@@ -161,15 +162,9 @@ export interface Pm2Process {
 
 function processList(output: ProcessOutput, who: string): Pm2Process[] {
   if (output.exitCode !== 0) throw new Error(`pm2 jlist as ${who}: exit code ${String(output.exitCode)}: ${clip(output.stderr.trim() || output.stdout)}`)
-  for (const line of output.stdout.trim().split('\n').reverse()) {
-    try {
-      const parsed: unknown = JSON.parse(line)
-      if (Array.isArray(parsed)) return parsed as Pm2Process[]
-    } catch {
-      // a notice, not the list
-    }
-  }
-  throw new Error(`pm2 jlist as ${who} printed no JSON list: ${clip(output.stdout)}`)
+  const list = parsePm2List<Pm2Process>(output.stdout)
+  if (list === undefined) throw new Error(`pm2 jlist as ${who} printed no JSON list: ${clip(output.stdout)}`)
+  return list
 }
 
 /** `pm2 jlist` as `user` (no sudo): the one daemon's processes. The list is the last line that parses. */

@@ -153,3 +153,30 @@ t.test('when a run is reported as JSON, then one versioned document holds every 
     ],
   })
 })
+
+t.test('when a verification step comes under --check, then it does not run and reports ok; on a real run it does', async (t) => {
+  let ran = 0
+  const smoke: Step = { name: 'ensureSmokeTest', verifies: true, run: async () => { ran++ } }
+  const checked = await runSteps([smoke], base(true), output({ check: true }))
+  t.same(checked.map((r) => r.status), ['ok'])
+  t.equal(ran, 0)
+  await runSteps([smoke], base(), output())
+  t.equal(ran, 1)
+})
+
+t.test('when steps run, then each knows whether the ones before it changed nothing, and every step gathers its facts before the first runs', async (t) => {
+  const order: string[] = []
+  const seen: Record<string, boolean> = {}
+  const watching = (name: string, change = false): Step => ({
+    name,
+    gatherEarly: () => { order.push(`gather ${name}`) },
+    run: async (ctx) => {
+      order.push(`run ${name}`)
+      seen[name] = ctx.nothingChangedEarlier
+      if (change) ctx.note('write x')
+    },
+  })
+  await runSteps([watching('ensureA'), watching('ensureB', true), watching('ensureC')], base(), output())
+  t.same(order, ['gather ensureA', 'gather ensureB', 'gather ensureC', 'run ensureA', 'run ensureB', 'run ensureC'])
+  t.same(seen, { ensureA: false, ensureB: true, ensureC: false }, 'the first step has nothing before it; after a change, false')
+})

@@ -2,6 +2,7 @@
 // port on this host), and PM2 / systemd as the login user `vagrant` sees them.
 import { ProcessOutput, retry, sleep } from 'zx'
 import type { Vm } from './vm.ts'
+import { parsePm2List } from '../../provision/lib/pm2-list.ts'
 
 export type Loyalty = { user_id: number, stamps: number, vouchers: unknown[], vouchers_total: number, transactions: number }
 
@@ -73,15 +74,9 @@ export type Pm2Process = { name: string, pm_id: number, pid: number, pm2_env?: {
 /** `pm2 jlist` as the login user (no sudo): the processes of the platform's PM2 daemon. */
 export async function pm2List(vm: Vm): Promise<Pm2Process[]> {
   const output = await vm.login('pm2 jlist')
-  // pm2 may print notices before the JSON; the list is the last line that parses.
-  const lines = output.stdout.trim().split('\n').reverse()
-  for (const line of lines) {
-    try {
-      const parsed: unknown = JSON.parse(line)
-      if (Array.isArray(parsed)) return parsed as Pm2Process[]
-    } catch { /* not the JSON line */ }
-  }
-  throw new Error(`pm2 jlist printed no JSON list: ${output.stdout.slice(0, 500)} ${output.stderr.slice(0, 500)}`)
+  const list = parsePm2List<Pm2Process>(output.stdout)
+  if (list === undefined) throw new Error(`pm2 jlist printed no JSON list: ${output.stdout.slice(0, 500)} ${output.stderr.slice(0, 500)}`)
+  return list
 }
 
 export function online(processes: Pm2Process[], name: string): Pm2Process[] {
