@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 
 /**
  * Remembers, for a short while, that a username + password pair was verified against a given stored
@@ -10,8 +11,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
  * could test guesses against offline without that key. Consequences, by construction:
  * - a wrong password never matches, so every wrong guess still pays the full scrypt cost;
  * - when the stored hash changes (password reset, re-seed), old entries stop matching;
- * - entries expire after `ttlMs`, and at most `maxEntries` users are kept (least recently used go first,
- *   using the Map's insertion order).
+ * - entries expire after `ttlMs`, and at most `maxEntries` users are kept (least recently used go first:
+ *   lru-cache keeps that order; the expiry is ours, on the clock the caller gives).
  */
 export interface VerifiedCredentials {
   /** Whether this exact pair was verified against this exact stored hash within the TTL. */
@@ -36,7 +37,7 @@ export function createVerifiedCredentials(
   const { ttlMs = DEFAULT_TTL_MS, maxEntries = DEFAULT_MAX_ENTRIES, now = Date.now } = options
   const key = randomBytes(32)
   // One entry per username: a new verification for the same user replaces the old one.
-  const entries = new Map<string, Entry>()
+  const entries = new LRUCache<string, Entry>({ max: maxEntries })
 
   // Each part is length-prefixed so that ("ab", "c") and ("a", "bc") cannot collide.
   const digestOf = (username: string, password: string, storedHash: string): Buffer => {
@@ -58,20 +59,11 @@ export function createVerifiedCredentials(
         entries.delete(username)
         return false
       }
-      if (!timingSafeEqual(entry.digest, digestOf(username, password, storedHash))) return false
-      // Move to the back: the least recently used entry is always the first one.
-      entries.delete(username)
-      entries.set(username, entry)
-      return true
+      // The get above made it the most recently used.
+      return timingSafeEqual(entry.digest, digestOf(username, password, storedHash))
     },
     remember(username, password, storedHash) {
-      entries.delete(username)
       entries.set(username, { digest: digestOf(username, password, storedHash), expiresAt: now() + ttlMs })
-      while (entries.size > maxEntries) {
-        const oldest = entries.keys().next()
-        if (oldest.done === true) break
-        entries.delete(oldest.value)
-      }
     },
     fingerprint(username, password, storedHash) {
       return digestOf(username, password, storedHash).toString('base64')

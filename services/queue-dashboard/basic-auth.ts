@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { RequestHandler } from 'express'
 import { HttpError } from '../shared/errors.ts'
+import { LRUCache } from 'lru-cache'
 
 export const REALM = 'yoyo-platform queue dashboard'
 
@@ -42,7 +43,8 @@ const MAX_ADDRESSES = 10_000
 export function requireLogin(user: string, password: string, limit: AttemptLimit = defaultAttemptLimit): RequestHandler {
   const expected = digest(`${user}:${password}`)
   const challenge = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` }
-  const failures = new Map<string, { count: number; endsAt: number }>()
+  // Bounded: at most MAX_ADDRESSES windows, the least recently used go first.
+  const failures = new LRUCache<string, { count: number; endsAt: number }>({ max: MAX_ADDRESSES })
   return (req, _res, next) => {
     const address = req.ip ?? 'unknown'
     const now = Date.now()
@@ -64,7 +66,6 @@ export function requireLogin(user: string, password: string, limit: AttemptLimit
       // Neither name nor password is logged: people type one into the other's field.
       req.log.info('dashboard login refused')
       if (window === undefined) {
-        if (failures.size >= MAX_ADDRESSES) failures.delete(failures.keys().next().value!)
         window = { count: 0, endsAt: now + limit.windowMs }
         failures.set(address, window)
       }

@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto'
 import jwt from 'jsonwebtoken'
 import { unauthorized } from './errors.ts'
+import { LRUCache } from 'lru-cache'
 
 export interface TokenClaims {
   user_id: number
@@ -52,16 +53,15 @@ function hasClaims(payload: unknown): payload is TokenClaims {
 // A client sends the same token with every request until it expires (30 s), and verifying it again is
 // an eighth of a POST /transactions' CPU. Tokens that passed verification are remembered, per secret,
 // until their `exp`: only the exact string that was verified hits, so nothing unverified is ever trusted.
-// Bounded: when full, the oldest entries go first.
+// Bounded: when full, the least recently used go first (lru-cache).
 const VERIFIED_TOKENS_MAX = 1000
-const verifiedTokens = new WeakMap<KeyObject, Map<string, TokenClaims>>()
+const verifiedTokens = new WeakMap<KeyObject, LRUCache<string, TokenClaims>>()
 
 const expired = (claims: TokenClaims, nowMs: number): boolean => Math.floor(nowMs / 1000) >= claims.exp
 
 function rememberVerified(key: KeyObject, token: string, claims: TokenClaims): void {
   let tokens = verifiedTokens.get(key)
-  if (tokens === undefined) verifiedTokens.set(key, (tokens = new Map()))
-  if (tokens.size >= VERIFIED_TOKENS_MAX) tokens.delete(tokens.keys().next().value!)
+  if (tokens === undefined) verifiedTokens.set(key, (tokens = new LRUCache({ max: VERIFIED_TOKENS_MAX })))
   tokens.set(token, claims)
 }
 

@@ -57,6 +57,22 @@ t.test('when more tokens are verified than are remembered, then each still verif
   rejects(t, `${header}.${payload}.${'A'.repeat(43)}`, 'a remembered token with another signature')
 })
 
+t.test('when the remembered tokens are full, then the least recently used goes first and a token in use stays remembered', async (t) => {
+  const other = 'l'.repeat(40)
+  const busy = signToken(alice, other, 30)
+  const remembered = verifyToken(busy, other)
+  // 1,500 other tokens pass while the busy one keeps being used: it is never the least recently used.
+  for (let i = 0; i < 1500; i++) {
+    verifyToken(signToken({ ...alice, user_id: i + 2 }, other, 30), other)
+    if (i % 100 === 0) t.equal(verifyToken(busy, other), remembered, 'the same remembered claims (not verified again)')
+  }
+  t.equal(verifyToken(busy, other), remembered)
+  const idle = signToken({ ...alice, user_id: 9999 }, other, 30)
+  const first = verifyToken(idle, other)
+  for (let i = 0; i < 1000; i++) verifyToken(signToken({ ...alice, user_id: 10_000 + i }, other, 30), other)
+  t.not(verifyToken(idle, other), first, 'an idle token was forgotten: verified again, new claims object')
+})
+
 t.test('when a token is sent, then the Bearer header wins over the body', async (t) => {
   t.equal(tokenFrom('Bearer abc.def.ghi', 'body'), 'abc.def.ghi')
   t.equal(tokenFrom('bearer   abc ', undefined), 'abc')
