@@ -6,9 +6,10 @@ import { platform } from '../../services/shared/platform.ts'
 
 const REDACTED = '<redacted>'
 
-// Secret settings of the manifest, the provisioner's own (REDIS_PASSWORD), and any name that says so.
+// Secret settings of the manifest, the provisioner's own (REDIS_PASSWORD), each app's Redis URL (REDIS_URL_<APP>,
+// with its password), and any name that says so.
 const secretNames = new Set([...Object.entries(platform.settings).filter(([, s]) => s.secret === true).map(([name]) => name), 'REDIS_PASSWORD'])
-const secretName = /(SECRET|PASSWORD|PASSWD|TOKEN|_KEY)$/i
+const secretName = /(SECRET|PASSWORD|PASSWD|TOKEN|_KEY)$|^REDIS_URL_/i
 
 type Line = { key: string; prefix: string; value: string; suffix?: string } | undefined
 

@@ -18,6 +18,7 @@ export interface Paths {
   envFile: string
   redisMainConfig: string
   redisConfig: string
+  redisAclFile: string
   redisDataDir: string
   redisRunDir: string
   redisPidFile: string
@@ -56,6 +57,7 @@ export function defaultPaths(sourceDir = repoRoot): Paths {
     envFile: '/etc/yoyo-platform/platform.env',
     redisMainConfig: '/etc/redis/redis.conf',
     redisConfig: '/etc/redis/yoyo-platform.conf',
+    redisAclFile: '/etc/redis/yoyo-platform.acl',
     redisDataDir: '/var/lib/redis',
     redisRunDir: '/run/redis',
     redisPidFile: '/run/redis/redis-server.pid',

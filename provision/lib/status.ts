@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { $ } from 'zx'
 import { REDIS_PORT } from './env-file.ts'
+import { PROVISIONER_USER } from '../render/redis-acl.ts'
 import { parseDotenv } from './settings.ts'
 import { platform, publicHealthPathsOf } from '../../services/shared/platform.ts'
 import { parsePm2List, type Pm2Process } from './pm2-list.ts'
@@ -196,8 +197,11 @@ async function checkRedis(options: StatusOptions, probes: Probes): Promise<Check
   const host = url.hostname || '127.0.0.1'
   const port = url.port || String(REDIS_PORT)
   const where = `${host}:${port}`
+  // As the provisioner's Redis user (INFO is all it reads).
   const cli = (args: string[], password?: string) =>
-    probes.command(['redis-cli', '-h', host, '-p', port, ...args], password === undefined ? {} : { REDISCLI_AUTH: password })
+    password === undefined
+      ? probes.command(['redis-cli', '-h', host, '-p', port, ...args], {})
+      : probes.command(['redis-cli', '-h', host, '-p', port, '--user', PROVISIONER_USER, ...args], { REDISCLI_AUTH: password })
   try {
     if (settings.REDIS_PASSWORD === undefined) {
       // Without the password (the env file is 0600 yoyo): the answer still tells whether Redis is up.

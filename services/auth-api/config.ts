@@ -1,6 +1,7 @@
 import { loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 import { configSchemaOf, platform } from '../shared/platform.ts'
+import { withOwnRedisUrl } from '../shared/redis-users.ts'
 
 // The settings, their ranges and defaults are the platform manifest's (platform.json).
 export interface AuthConfig {
@@ -20,7 +21,7 @@ const authSchema = configSchemaOf(platform, 'auth')
 
 /** The Auth API's settings from the environment; throws a ConfigError naming every bad variable. */
 export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
-  return loadConfig(authSchema, env)
+  return loadConfig(authSchema, withOwnRedisUrl('auth', env))
 }
 
 export interface SeedConfig {
@@ -36,5 +37,5 @@ const seedSchema = {
 
 /** The seed command needs only Redis. */
 export function loadSeedConfig(env: NodeJS.ProcessEnv = process.env): SeedConfig {
-  return loadConfig(seedSchema, env)
+  return loadConfig(seedSchema, withOwnRedisUrl('auth', env))
 }

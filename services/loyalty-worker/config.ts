@@ -1,6 +1,7 @@
 import { loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 import { configSchemaOf, platform } from '../shared/platform.ts'
+import { withOwnRedisUrl } from '../shared/redis-users.ts'
 
 // The settings, their ranges and defaults are the platform manifest's (platform.json).
 export interface LoyaltyWorkerConfig {
@@ -20,5 +21,5 @@ const schema = configSchemaOf(platform, 'loyalty')
 
 /** The Loyalty Worker's settings from the environment; throws a ConfigError naming every bad variable. */
 export function loadLoyaltyWorkerConfig(env: NodeJS.ProcessEnv = process.env): LoyaltyWorkerConfig {
-  return loadConfig(schema, env)
+  return loadConfig(schema, withOwnRedisUrl('loyalty', env))
 }

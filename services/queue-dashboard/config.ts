@@ -1,6 +1,7 @@
 import { loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 import { configSchemaOf, platform } from '../shared/platform.ts'
+import { withOwnRedisUrl } from '../shared/redis-users.ts'
 
 // The settings, their ranges and defaults are the platform manifest's (platform.json).
 export interface QueueDashboardConfig {
@@ -17,5 +18,5 @@ const schema = configSchemaOf(platform, 'dashboard')
 
 /** The queue dashboard's settings from the environment; throws a ConfigError naming every bad variable. */
 export function loadQueueDashboardConfig(env: NodeJS.ProcessEnv = process.env): QueueDashboardConfig {
-  return loadConfig(schema, env)
+  return loadConfig(schema, withOwnRedisUrl('dashboard', env))
 }

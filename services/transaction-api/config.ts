@@ -1,6 +1,7 @@
 import { loadConfig } from '../shared/config.ts'
 import type { LogLevel } from '../shared/logger.ts'
 import { configSchemaOf, platform } from '../shared/platform.ts'
+import { withOwnRedisUrl } from '../shared/redis-users.ts'
 
 // The settings, their ranges and defaults are the platform manifest's (platform.json).
 export interface TransactionApiConfig {
@@ -20,5 +21,5 @@ const schema = configSchemaOf(platform, 'transactions')
 
 /** The Transaction API's settings from the environment; throws a ConfigError naming every bad variable. */
 export function loadTransactionApiConfig(env: NodeJS.ProcessEnv = process.env): TransactionApiConfig {
-  return loadConfig(schema, env)
+  return loadConfig(schema, withOwnRedisUrl('transactions', env))
 }

@@ -64,7 +64,6 @@ export async function startIsolatedPlatform(options: IsolatedPlatformOptions = {
     await seedUsers(redis.client, developmentUsers)
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      REDIS_URL: redis.url,
       JWT_SECRET: randomBytes(32).toString('base64url'),
       QUEUE_DASHBOARD_PASSWORD: randomBytes(18).toString('base64url'),
       LOG_LEVEL: 'info',
@@ -79,7 +78,8 @@ export async function startIsolatedPlatform(options: IsolatedPlatformOptions = {
     }
     const startService = async (name: ServiceName): Promise<void> => {
       if (children.get(name)?.running()) return
-      const child = spawnService(name, { ...env, HTTP_PORT: String(services[name]!.port) })
+      // Each service as its own Redis user: only what the ACL gives it.
+      const child = spawnService(name, { ...env, REDIS_URL: redis.urlOf(name), HTTP_PORT: String(services[name]!.port) })
       children.set(name, child)
       await child.ready(services[name]!.port)
     }

@@ -16,9 +16,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { renderRouterConfig } from '../../nginx/render.ts'
+import { PROVISIONER_USER } from '../../provision/render/redis-acl.ts'
 import { developmentUsers, seedUsers } from '../../services/auth-api/seed.ts'
 import { keys } from '../../services/shared/keys.ts'
 import { appNamesOf, platform } from '../../services/shared/platform.ts'
+import { ownRedisUrlVariable } from '../../services/shared/redis-users.ts'
 import { signToken } from '../../services/shared/tokens.ts'
 import { request } from './http-client.ts'
 import { type NginxServer, startNginx } from './nginx-server.ts'
@@ -218,8 +220,9 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
     // The env file as the provisioner writes it (provision/lib/env-file.ts), mode 0600.
     const settings: Record<string, string> = {
       JWT_SECRET: jwtSecret,
-      REDIS_PASSWORD: redis.password,
-      REDIS_URL: redis.url,
+      // Each app its own Redis user, as the provisioner writes them: only what the ACL gives it.
+      REDIS_PASSWORD: redis.passwords[PROVISIONER_USER]!,
+      ...Object.fromEntries(appNames.map((app) => [ownRedisUrlVariable(app), redis.urlOf(app)])),
       LOYALTY_STAMPS_PER_VOUCHER: String(stampsPerVoucher),
       LOYALTY_CONCURRENCY: String(options.loyaltyConcurrency ?? 10),
       TOKEN_TTL_SECONDS: String(options.tokenTtlSeconds ?? 30),

@@ -1,18 +1,28 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { redisUsersOf, renderRedisAcl } from '../../provision/render/redis-acl.ts'
+import { platform } from '../../services/shared/platform.ts'
 import { freePort } from './ports.ts'
+
+/** The harness's own Redis user, for assertions and fault injection (FLUSHALL, CONFIG SET maxmemory): every command. */
+export const TEST_ADMIN_USER = 'test-admin'
 
 export interface RedisServer {
   port: number
+  /** The harness's user's (TEST_ADMIN_USER) password. */
   password: string
-  /** redis://:password@127.0.0.1:port/0 */
+  /** redis://test-admin:password@127.0.0.1:port/0: the harness's user, for assertions. */
   url: string
+  /** An app's (or the provisioner's) own user's URL, with only what the ACL gives it: what the services get. */
+  urlOf(user: string): string
+  /** Each ACL user's password (the apps of platform.json and the provisioner). */
+  passwords: Record<string, string>
   dir: string
   /** A plain ioredis client for assertions (closed by stop()). */
   client: Redis
@@ -24,21 +34,25 @@ export interface RedisServer {
 }
 
 /**
- * Starts a real redis-server on a free loopback port, in a temp dir, with a password and AOF on,
- * as the provisioner configures it. Extra `redis-server` arguments may be given (e.g. ['--maxmemory', '2mb']).
+ * Starts a real redis-server on a free loopback port, in a temp dir, with AOF on and the provisioner's ACL
+ * file (provision/render/redis-acl.ts: `default` off, a user per app), plus the harness's own user.
+ * Extra `redis-server` arguments may be given (e.g. ['--maxmemory', '2mb']).
  */
 export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const port = await freePort()
   const password = randomBytes(12).toString('hex')
+  const passwords = Object.fromEntries(Object.keys(redisUsersOf(platform)).map((user) => [user, randomBytes(12).toString('hex')]))
   const dir = await mkdtemp(join(tmpdir(), 'yoyo-redis-'))
+  const aclFile = join(dir, 'users.acl')
+  await writeFile(aclFile, renderRedisAcl(platform, passwords, [`user ${TEST_ADMIN_USER} on >${password} ~* &* +@all`]), { mode: 0o600 })
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--requirepass', password,
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--aclfile', aclFile,
     '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
     '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--loglevel', 'warning',
     ...extraArgs,
   ]
   let child: ChildProcess | undefined
-  const client = new Redis({ port, password, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 100 })
+  const client = new Redis({ port, username: TEST_ADMIN_USER, password, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 100 })
   client.on('error', () => {})
 
   const start = async (): Promise<void> => {
@@ -62,8 +76,12 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   }
   await start()
   return {
-    port, password, dir, client, kill, start,
-    url: `redis://:${password}@127.0.0.1:${port}/0`,
+    port, password, passwords, dir, client, kill, start,
+    url: `redis://${TEST_ADMIN_USER}:${password}@127.0.0.1:${port}/0`,
+    urlOf: (user) => {
+      if (passwords[user] === undefined) throw new Error(`no Redis user ${user} (one of ${Object.keys(passwords).join(', ')})`)
+      return `redis://${user}:${passwords[user]}@127.0.0.1:${port}/0`
+    },
     stop: async () => {
       client.disconnect()
       await kill('SIGKILL')

@@ -9,6 +9,10 @@ import { defaultPaths } from '../../provision/lib/paths.ts'
 import { pendingActions } from '../../provision/lib/pending.ts'
 import { runSteps } from '../../provision/lib/runner.ts'
 import { ensureEnvironmentFile } from '../../provision/steps/ensure-environment-file.ts'
+import { appNamesOf, platform } from '../../services/shared/platform.ts'
+import { ownRedisUrlVariable } from '../../services/shared/redis-users.ts'
+
+const appRedisUrls = appNamesOf(platform).map(ownRedisUrlVariable)
 
 const counter = () => {
   let n = 0
@@ -17,9 +21,10 @@ const counter = () => {
 
 t.test('when there is no env file, then every secret is generated', async (t) => {
   const { secrets, generated } = resolveSecrets(undefined, counter())
-  t.same(generated, ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD'])
+  t.same(generated, ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD', ...appRedisUrls])
   t.equal(secrets.JWT_SECRET.length, 64)
   t.equal(secrets.REDIS_PASSWORD.length, 43)
+  t.same(Object.keys(secrets.redisApps), appNamesOf(platform), 'a Redis password per app of platform.json')
 })
 
 t.test('when the env file has usable secrets, then they are reused; a missing or weak one is replaced', async (t) => {
@@ -27,22 +32,42 @@ t.test('when the env file has usable secrets, then they are reused; a missing or
   const existing = `JWT_SECRET=${jwt}\nREDIS_PASSWORD=short\n`
   const { secrets, generated } = resolveSecrets(existing, counter())
   t.equal(secrets.JWT_SECRET, jwt)
-  t.same(generated, ['REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD'])
+  t.same(generated, ['REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD', ...appRedisUrls])
+})
+
+t.test("when an env file of before Redis had users is read, then its password stays the provisioner's and each app gets a new one", async (t) => {
+  const old = 'o'.repeat(43)
+  const existing = `JWT_SECRET=${'j'.repeat(64)}\nREDIS_PASSWORD=${old}\nREDIS_URL=redis://:${old}@127.0.0.1:6379/0\nQUEUE_DASHBOARD_PASSWORD=${'q'.repeat(32)}\n`
+  const { secrets, generated } = resolveSecrets(existing, counter())
+  t.equal(secrets.REDIS_PASSWORD, old, 'the old password still reaches the old Redis (as `default`) on the upgrade')
+  t.same(generated, appRedisUrls)
+  const text = renderEnvFile(secrets, resolveSettings({}))
+  t.notMatch(text, /^REDIS_URL=/m, 'no URL with the old all-powerful password')
+})
+
+t.test("when an app's Redis URL names another user, then its password is not taken", async (t) => {
+  const { secrets } = resolveSecrets(undefined)
+  const text = renderEnvFile(secrets, resolveSettings({})).replace(/^REDIS_URL_AUTH=redis:\/\/auth:/m, 'REDIS_URL_AUTH=redis://loyalty:')
+  const again = resolveSecrets(text)
+  t.same(again.generated, ['REDIS_URL_AUTH'])
+  t.equal(again.secrets.redisApps.loyalty, secrets.redisApps.loyalty)
 })
 
 t.test('when real random secrets are made, then they are long, URL-safe and different', async (t) => {
   const a = resolveSecrets(undefined).secrets
   const b = resolveSecrets(undefined).secrets
-  for (const value of Object.values(a)) t.match(value, /^[A-Za-z0-9_-]{32,}$/)
+  for (const value of [a.JWT_SECRET, a.REDIS_PASSWORD, a.QUEUE_DASHBOARD_PASSWORD, ...Object.values(a.redisApps)]) t.match(value, /^[A-Za-z0-9_-]{32,}$/)
   t.not(a.JWT_SECRET, b.JWT_SECRET)
   t.not(a.JWT_SECRET, a.REDIS_PASSWORD)
 })
 
-t.test('when the env file is rendered, then Redis URL carries the password and unset service settings stay comments', async (t) => {
+t.test("when the env file is rendered, then each app's Redis URL names its own user and password and unset service settings stay comments", async (t) => {
   const { secrets } = resolveSecrets(undefined)
   const text = renderEnvFile(secrets, resolveSettings({ TOKEN_TTL_SECONDS: '45' }))
   const values = parseDotenv(text)
-  t.equal(values.REDIS_URL, `redis://:${secrets.REDIS_PASSWORD}@127.0.0.1:6379/0`)
+  for (const app of appNamesOf(platform)) t.equal(values[ownRedisUrlVariable(app)], `redis://${app}:${secrets.redisApps[app]}@127.0.0.1:6379/0`)
+  t.equal(values.REDIS_URL, undefined, 'no shared URL: an app without its own falls back to no password, and is refused')
+  t.equal(new Set(Object.values(secrets.redisApps)).size, appNamesOf(platform).length, 'every app a different password')
   t.equal(values.JWT_SECRET, secrets.JWT_SECRET)
   t.equal(values.TOKEN_TTL_SECONDS, '45')
   t.equal(values.LOG_LEVEL, undefined)
@@ -93,10 +118,11 @@ t.test('when ensureEnvironmentFile runs twice, then the secrets are kept, the fi
   t.equal(after.JWT_SECRET, secrets.JWT_SECRET, 'a settings change keeps the secrets')
 
   const printed = lines.join('\n')
-  t.match(printed, /new secrets: JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD/)
-  for (const name of ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD']) {
+  t.match(printed, /new secrets: JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD, REDIS_URL_AUTH/)
+  for (const name of ['JWT_SECRET', 'REDIS_PASSWORD', 'QUEUE_DASHBOARD_PASSWORD', ...appRedisUrls]) {
     t.notOk(printed.includes(secrets[name]!), `${name} never printed`)
   }
+  for (const app of appNamesOf(platform)) t.notOk(printed.includes(new URL(secrets[ownRedisUrlVariable(app)]!).password), `${app}'s Redis password never printed`)
 })
 
 t.test('when the env file is damaged, then only the damaged secret is regenerated', async (t) => {

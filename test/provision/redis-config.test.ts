@@ -6,16 +6,20 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import t from 'tap'
+import { PROVISIONER_USER, redisUsersOf, renderRedisAcl } from '../../provision/render/redis-acl.ts'
 import { renderRedisConfig } from '../../provision/render/redis-config.ts'
+import { platform } from '../../services/shared/platform.ts'
 import { freePort } from '../helpers/ports.ts'
 
-const options = { password: 'p'.repeat(43), port: 6379, maxmemory: '256mb', dataDir: '/var/lib/redis', pidFile: '/run/redis/redis-server.pid', logFile: '/var/log/redis/redis-server.log' }
+const passwords = Object.fromEntries(Object.keys(redisUsersOf(platform)).map((user, i) => [user, `${i}`.repeat(43)]))
+const options = { aclFile: '/etc/redis/yoyo-platform.acl', port: 6379, maxmemory: '256mb', dataDir: '/var/lib/redis', pidFile: '/run/redis/redis-server.pid', logFile: '/var/log/redis/redis-server.log' }
 
-t.test('when the Redis config is rendered, then it is loopback, password-protected, durable and never evicts', async (t) => {
+t.test('when the Redis config is rendered, then it is loopback, takes its users from the ACL file, durable and never evicts', async (t) => {
   const text = renderRedisConfig(options)
   t.match(text, /^bind 127\.0\.0\.1 -::1$/m)
   t.match(text, /^protected-mode yes$/m)
-  t.match(text, `requirepass ${options.password}`)
+  t.match(text, /^aclfile \/etc\/redis\/yoyo-platform\.acl$/m)
+  t.notMatch(text, /requirepass/, 'no password of `default`: it is off')
   t.match(text, /^appendonly yes$/m)
   t.match(text, /^appendfsync everysec$/m)
   t.match(text, /^maxmemory 256mb$/m)
@@ -28,7 +32,8 @@ t.test('when a real redis-server loads the package config with ours included las
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const port = await freePort()
   const ours = join(dir, 'yoyo-platform.conf')
-  await writeFile(ours, renderRedisConfig({ ...options, port, maxmemory: '64mb', dataDir: dir, pidFile: join(dir, 'redis.pid'), logFile: join(dir, 'redis.log') }))
+  await writeFile(join(dir, 'users.acl'), renderRedisAcl(platform, passwords))
+  await writeFile(ours, renderRedisConfig({ ...options, aclFile: join(dir, 'users.acl'), port, maxmemory: '64mb', dataDir: dir, pidFile: join(dir, 'redis.pid'), logFile: join(dir, 'redis.log') }))
   // Like Debian's redis.conf: other values first, then our include line appended.
   const main = join(dir, 'redis.conf')
   await writeFile(main, `port 1\nappendonly no\nmaxmemory-policy allkeys-lru\nsave ""\ndaemonize no\ninclude ${ours}\n`)
@@ -39,7 +44,7 @@ t.test('when a real redis-server loads the package config with ours included las
       await once(server, 'exit')
     }
   })
-  const client = new Redis({ port, lazyConnect: true, password: options.password, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis({ port, lazyConnect: true, username: PROVISIONER_USER, password: passwords[PROVISIONER_USER], maxRetriesPerRequest: 0, retryStrategy: () => null })
   client.on('error', () => {})
   t.teardown(() => client.disconnect())
   for (let i = 0; ; i++) {
@@ -51,7 +56,7 @@ t.test('when a real redis-server loads the package config with ours included las
       await sleep(50)
     }
   }
-  t.equal(await client.ping(), 'PONG', 'answers on our port with our password')
+  t.equal(await client.ping(), 'PONG', "answers on our port to the provisioner's user")
   t.same(await client.config('GET', 'appendonly'), ['appendonly', 'yes'])
   t.same(await client.config('GET', 'appendfsync'), ['appendfsync', 'everysec'])
   t.same(await client.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'noeviction'])

@@ -109,6 +109,7 @@ t.test('when the Redis config is written, then only a Redis restart is owed; unc
     envFile: join(dir, 'etc-yoyo', 'platform.env'),
     redisMainConfig: join(dir, 'redis.conf'),
     redisConfig: join(dir, 'yoyo-platform.conf'),
+    redisAclFile: join(dir, 'yoyo-platform.acl'),
   }
   await writeFile(paths.redisMainConfig, 'port 6379\n')
   const ctx = context(paths)
@@ -119,8 +120,14 @@ t.test('when the Redis config is written, then only a Redis restart is owed; unc
   t.notOk(await ctx.pending.has('nginx-reload'))
   t.notOk(await ctx.pending.has('pm2-reload:auth'))
   const text = await readFile(paths.redisConfig, 'utf8')
-  t.match(text, `requirepass ${ctx.shared.secrets!.REDIS_PASSWORD}`)
+  t.match(text, `\naclfile ${paths.redisAclFile}\n`)
   t.equal((await lstat(paths.redisConfig)).mode & 0o777, 0o640)
+  const users = await readFile(paths.redisAclFile, 'utf8')
+  t.equal((await lstat(paths.redisAclFile)).mode & 0o777, 0o640)
+  t.match(users, /^user default off /m)
+  for (const user of ['provisioner', 'auth', 'transactions', 'loyalty', 'dashboard']) t.match(users, new RegExp(`^user ${user} on #[0-9a-f]{64} `, 'm'))
+  const secrets = ctx.shared.secrets!
+  for (const password of [secrets.REDIS_PASSWORD, ...Object.values(secrets.redisApps)]) t.notOk(users.includes(password), 'no password in the ACL file, only its hash')
   t.match(await readFile(paths.redisMainConfig, 'utf8'), `\ninclude ${paths.redisConfig}\n`)
 
   await ctx.pending.done('redis-restart')
@@ -133,7 +140,7 @@ t.test('when the Redis config is written, then only a Redis restart is owed; unc
 t.test('when a step needs the secrets and the env file has none, then it fails rather than invent a password', async (t) => {
   const dir = await tempDir(t)
   const paths = { ...defaultPaths(dir), envFile: join(dir, 'missing.env'), stateDir: join(dir, 'state') }
-  await t.rejects(requireSecrets(context(paths)), /lacks JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD: run the ensureEnvironmentFile step first/)
+  await t.rejects(requireSecrets(context(paths)), /lacks JWT_SECRET, REDIS_PASSWORD, QUEUE_DASHBOARD_PASSWORD, REDIS_URL_AUTH, .*: run the ensureEnvironmentFile step first/)
   const secrets = await requireSecrets(context(paths, true))
   t.ok(secrets.REDIS_PASSWORD, 'under --check a missing file is just drift')
 })
@@ -155,14 +162,18 @@ t.test('when Redis ran without the append-only file, then it is switched on live
   const redis = await startRedis(['--appendonly', 'no'])
   t.teardown(() => redis.stop())
   await redis.client.set('user:alice', 'still here')
+  // A Redis from before the platform had users: one password, `default`'s, which the env file kept as the provisioner's.
+  const legacy = 'l'.repeat(43)
+  await redis.client.call('ACL', 'SETUSER', 'default', 'on', `>${legacy}`, '~*', '&*', '+@all')
   t.equal(await keepDataAcrossRestart('not-the-password', redis.port), undefined, 'a wrong password finds nothing to do (and does not hang)')
-  t.match(await keepDataAcrossRestart(redis.password, redis.port), /switched the running Redis to the append-only file/)
-  t.equal(await keepDataAcrossRestart(redis.password, redis.port), undefined, 'already on: nothing to do')
+  t.match(await keepDataAcrossRestart(legacy, redis.port), /switched the running Redis to the append-only file/)
+  t.equal(await keepDataAcrossRestart(legacy, redis.port), undefined, 'already on: nothing to do')
+  t.equal(await keepDataAcrossRestart(redis.passwords.provisioner!, redis.port), undefined, "read as the provisioner's user: already on")
   await redis.kill()
   // Restarted as the provisioner's config has it: appendonly yes, same data directory.
-  const restarted = spawn('redis-server', ['--port', String(redis.port), '--bind', '127.0.0.1', '--dir', redis.dir, '--requirepass', redis.password, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' })
+  const restarted = spawn('redis-server', ['--port', String(redis.port), '--bind', '127.0.0.1', '--dir', redis.dir, '--requirepass', legacy, '--appendonly', 'yes', '--save', ''], { stdio: 'ignore' })
   t.teardown(() => restarted.kill('SIGKILL'))
-  const client = new Redis({ port: redis.port, password: redis.password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis({ port: redis.port, password: legacy, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   client.on('error', () => {})
   t.teardown(() => client.disconnect())
   for (let i = 0; ; i++) {

@@ -78,6 +78,32 @@ function coalesceWritesPerTick(client: { stream: CorkableStream; write(data: unk
   }
 }
 
+interface AuthCommand {
+  command: string
+  args: unknown[]
+}
+
+/**
+ * node_redis 2 knows only Redis 5's AUTH <password>, which Redis 6+ checks against the `default` user. The
+ * platform gives each app a Redis user of its own (provision/render/redis-acl.ts), so the client's AUTH goes
+ * out as AUTH <username> <password>. node_redis itself still sends it, first on every connection and again
+ * after each reconnect, and handles its reply (a wrong password is an error event, LOADING is retried).
+ * The password is given with client.auth() once this is in place, not as an option: node_redis sends the
+ * first AUTH from its constructor, before this could see it.
+ */
+function authenticateAs(client: { internal_send_command(command: AuthCommand): unknown; auth(password: string): unknown }, username: string): void {
+  const send = client.internal_send_command.bind(client)
+  client.internal_send_command = (command) => {
+    if (command.command === 'auth' && command.args.length === 1) command.args = [username, command.args[0]]
+    return send(command)
+  }
+}
+
+function credentialsOf(redisUrl: string): { username: string; password: string } {
+  const url = new URL(redisUrl)
+  return { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+}
+
 function redisOptions(redisUrl: string, offlineQueue: boolean): Record<string, unknown> {
   const url = new URL(redisUrl)
   const db = Number(url.pathname.replace(/^\//, '') || 0)
@@ -85,7 +111,6 @@ function redisOptions(redisUrl: string, offlineQueue: boolean): Record<string, u
     host: url.hostname || '127.0.0.1',
     port: Number(url.port || 6379),
     db,
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     // Fail commands at once while Redis is down (the API answers 503) instead of queueing them in memory.
     enable_offline_queue: offlineQueue,
     // Reconnect forever, backing off to 1 s: the queue must recover by itself after a Redis restart.
@@ -108,6 +133,7 @@ export interface QueueOptions {
  */
 export function createQueue(redisUrl: string, logger: Logger, queueOptions: QueueOptions = {}): Queue {
   const options = redisOptions(redisUrl, queueOptions.offlineQueue ?? false)
+  const { username, password } = credentialsOf(redisUrl)
   publishOnlyCrossProcessEvents()
   const queue = kue.createQueue({
     prefix: keys.queuePrefix,
@@ -115,7 +141,11 @@ export function createQueue(redisUrl: string, logger: Logger, queueOptions: Queu
     jobEvents: false,
     redis: {
       createClientFactory: () => {
-        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0] & Parameters<typeof coalesceWritesPerTick>[0]
+        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0] &
+          Parameters<typeof coalesceWritesPerTick>[0] &
+          Parameters<typeof authenticateAs>[0]
+        if (username !== '' && username !== 'default') authenticateAs(client, username)
+        if (password !== '') client.auth(password)
         dropErrorsAfterShutdown(client)
         coalesceWritesPerTick(client)
         return client

@@ -6,7 +6,7 @@ import { countingHasher, postForm, postJson, startAuth, testConfig, until } from
 t.test('when Redis answers, then /health is 200 {"healthy": true}', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const auth = await startAuth(testConfig(redis.url))
+  const auth = await startAuth(testConfig(redis.urlOf('auth')))
   t.teardown(() => auth.stop())
   const response = await fetch(`${auth.url}/health`)
   t.equal(response.status, 200)
@@ -17,7 +17,7 @@ t.test('when Redis is down, then /health and /token answer 503 quickly, and reco
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   await seedUsers(redis.client, developmentUsers)
-  const auth = await startAuth(testConfig(redis.url))
+  const auth = await startAuth(testConfig(redis.urlOf('auth')))
   t.teardown(() => auth.stop())
   t.equal((await postForm(auth.url, { username: 'alice', password: 'password' })).status, 200)
 
@@ -47,7 +47,7 @@ t.test('when Redis is down, then /health and /token answer 503 quickly, and reco
 t.test('when Redis is full, then /health is 503 (writes would be refused), and 200 again once it has room', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const auth = await startAuth(testConfig(redis.url))
+  const auth = await startAuth(testConfig(redis.urlOf('auth')))
   t.teardown(() => auth.stop())
   t.equal((await fetch(`${auth.url}/health`)).status, 200, 'healthy with room')
   await holdFull(redis.client)
@@ -63,7 +63,7 @@ t.test('when several logins are being hashed, then /health still answers before 
   t.teardown(() => redis.stop())
   await seedUsers(redis.client, developmentUsers)
   const { hasher, calls } = countingHasher()
-  const auth = await startAuth(testConfig(redis.url), { hasher })
+  const auth = await startAuth(testConfig(redis.urlOf('auth')), { hasher })
   t.teardown(() => auth.stop())
 
   // Wrong passwords: each one pays a real scrypt (~100 ms of CPU on the thread pool).
@@ -81,7 +81,7 @@ t.test('when stopped, then an in-flight login still finishes, and then nothing l
   t.teardown(() => redis.stop())
   await seedUsers(redis.client, developmentUsers)
   const { hasher, calls } = countingHasher()
-  const auth = await startAuth(testConfig(redis.url), { hasher })
+  const auth = await startAuth(testConfig(redis.urlOf('auth')), { hasher })
   let stopped = false
   t.teardown(() => (stopped ? undefined : auth.stop()))
 

@@ -13,7 +13,7 @@ const aliceHash = async (): Promise<string> => (await redis.client.hget('user:al
 
 async function startCounted(t: { teardown(fn: () => unknown): void }) {
   const counted = countingHasher()
-  const auth = await startAuth(testConfig(redis.url), { hasher: counted.hasher })
+  const auth = await startAuth(testConfig(redis.urlOf('auth')), { hasher: counted.hasher })
   t.teardown(() => auth.stop())
   return { auth, calls: counted.calls, dummyHash: counted.calls.hashed[0] ?? '' }
 }
@@ -78,7 +78,7 @@ t.test('when the stored hash changes, then the cached login no longer counts', a
 t.test('when the cache entry has expired, then scrypt runs again', async (t) => {
   let now = 0
   const counted = countingHasher()
-  const auth = await startAuth(testConfig(redis.url), { hasher: counted.hasher, verified: createVerifiedCredentials({ now: () => now }) })
+  const auth = await startAuth(testConfig(redis.urlOf('auth')), { hasher: counted.hasher, verified: createVerifiedCredentials({ now: () => now }) })
   t.teardown(() => auth.stop())
   await postForm(auth.url, { username: 'alice', password: 'password' })
   now += 59_000

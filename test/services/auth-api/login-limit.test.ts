@@ -13,7 +13,7 @@ const WINDOW_S = 10
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 await seedUsers(redis.client, developmentUsers)
-const auth = await startAuth(testConfig(redis.url, { LOGIN_FAILURES_PER_USER: 5, LOGIN_FAILURES_PER_ADDRESS: 8, LOGIN_FAILURE_WINDOW_SECONDS: WINDOW_S }))
+const auth = await startAuth(testConfig(redis.urlOf('auth'), { LOGIN_FAILURES_PER_USER: 5, LOGIN_FAILURES_PER_ADDRESS: 8, LOGIN_FAILURE_WINDOW_SECONDS: WINDOW_S }))
 t.teardown(() => auth.stop())
 
 // The address as nginx passes it (express trusts X-Forwarded-For from loopback, where nginx is).

@@ -75,10 +75,10 @@ const runSeedScript = (env: Record<string, string>) => runEntry('services/auth-a
 t.test('when the seed command runs twice, then it creates the users, then reports them ok, exiting 0', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const first = await runSeedScript({ REDIS_URL: redis.url })
+  const first = await runSeedScript({ REDIS_URL: redis.urlOf('auth') })
   t.equal(first.code, 0, first.stderr)
   t.equal(first.stdout, 'alice (id 1): created\nbob (id 2): created\ncharlie (id 3): created\nsmoke-test (id 4): created\n')
-  const second = await runSeedScript({ REDIS_URL: redis.url })
+  const second = await runSeedScript({ REDIS_URL: redis.urlOf('auth') })
   t.equal(second.code, 0, second.stderr)
   t.equal(second.stdout, 'alice (id 1): ok\nbob (id 2): ok\ncharlie (id 3): ok\nsmoke-test (id 4): ok\n')
   t.notMatch(first.stdout + first.stderr + second.stdout + second.stderr, redis.password, 'the Redis password is not printed')

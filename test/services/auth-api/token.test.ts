@@ -8,7 +8,7 @@ import { JWT_SECRET, postForm, postJson, startAuth, testConfig } from './auth-se
 const redis = await startRedis()
 t.teardown(() => redis.stop())
 await seedUsers(redis.client, developmentUsers)
-const auth = await startAuth(testConfig(redis.url, { TOKEN_TTL_SECONDS: 45 }))
+const auth = await startAuth(testConfig(redis.urlOf('auth'), { TOKEN_TTL_SECONDS: 45 }))
 t.teardown(() => auth.stop())
 
 async function tokenClaims(response: Response): Promise<Record<string, unknown>> {

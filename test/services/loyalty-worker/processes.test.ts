@@ -60,7 +60,7 @@ async function stopWorker(worker: WorkerProcess): Promise<number | null> {
 t.test('when three worker processes consume one queue with duplicated jobs, then each transaction is awarded exactly once', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const workers = [spawnWorker(redis.url), spawnWorker(redis.url), spawnWorker(redis.url)]
+  const workers = [spawnWorker(redis.urlOf('loyalty')), spawnWorker(redis.urlOf('loyalty')), spawnWorker(redis.urlOf('loyalty'))]
   t.teardown(() => Promise.all(workers.map(stopWorker)))
   await waitFor('the workers to listen', async () => workers.every((w) => w.port() !== undefined), 30_000)
 
@@ -120,7 +120,7 @@ t.test('when a worker process is killed mid-work, then the jobs it had taken are
   }
   await queueWork(20)
 
-  const doomed = spawnWorker(redis.url)
+  const doomed = spawnWorker(redis.urlOf('loyalty'))
   t.teardown(() => stopWorker(doomed))
   const awarded = () => doomed.logs.filter((e) => e.msg === 'transaction awarded').length
   // The worker drains a few thousand jobs/s, so on a busy machine it may be done before the test sees its
@@ -145,7 +145,7 @@ t.test('when a worker process is killed mid-work, then the jobs it had taken are
   await exited
   t.ok(inHand.active + inHand.orphaned > 0, `the killed worker left ${inHand.active} jobs active and ${inHand.orphaned} taken but not started`)
 
-  const survivor = spawnWorker(redis.url)
+  const survivor = spawnWorker(redis.urlOf('loyalty'))
   t.teardown(() => stopWorker(survivor))
   await allWithStatus(redis.client, ids, 'completed', 40_000)
   await waitFor('the queue to drain', async () => {

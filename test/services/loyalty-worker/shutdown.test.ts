@@ -17,7 +17,7 @@ t.test('when the worker stops with jobs in flight, then it finishes them, leaves
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
   let inFlight = 0
-  const worker = await start(workerConfig(redis.url, { LOYALTY_STAMPS_PER_VOUCHER: 3, LOYALTY_CONCURRENCY: 5, SHUTDOWN_TIMEOUT_MS: 4000 }), logger, {
+  const worker = await start(workerConfig(redis.urlOf('loyalty'), { LOYALTY_STAMPS_PER_VOUCHER: 3, LOYALTY_CONCURRENCY: 5, SHUTDOWN_TIMEOUT_MS: 4000 }), logger, {
     beforeAward: async () => {
       inFlight++
       await sleep(300)
@@ -50,7 +50,7 @@ t.test('when the worker stops with jobs in flight, then it finishes them, leaves
   t.equal(counts.waiting + counts.delayed, 20 - completed, 'the rest wait for the next worker')
   await closeQueue(check, 1000)
 
-  const next = await start(workerConfig(redis.url, { LOYALTY_STAMPS_PER_VOUCHER: 3 }), logger)
+  const next = await start(workerConfig(redis.urlOf('loyalty'), { LOYALTY_STAMPS_PER_VOUCHER: 3 }), logger)
   t.teardown(() => next.stop())
   await allWithStatus(redis.client, ids, 'completed')
   const final = await loyaltyOf(redis.client, 30)
@@ -63,7 +63,7 @@ t.test('when jobs cannot finish before the shutdown timeout, then they go back t
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
   let started = 0
-  const worker = await start(workerConfig(redis.url, { LOYALTY_CONCURRENCY: 3, SHUTDOWN_TIMEOUT_MS: 1000 }), logger, {
+  const worker = await start(workerConfig(redis.urlOf('loyalty'), { LOYALTY_CONCURRENCY: 3, SHUTDOWN_TIMEOUT_MS: 1000 }), logger, {
     beforeAward: async () => {
       started++
       await sleep(1500)
@@ -93,7 +93,7 @@ t.test('when jobs cannot finish before the shutdown timeout, then they go back t
   t.equal((await queueCounts(check)).active, 0, 'no job left active')
   await closeQueue(check, 1000)
 
-  const next = await start(workerConfig(redis.url), logger)
+  const next = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => next.stop())
   await allWithStatus(redis.client, ids, 'completed')
   t.same(await loyaltyOf(redis.client, 31), { stamps: 3, transactions: 3, vouchers: 0 })

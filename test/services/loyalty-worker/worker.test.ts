@@ -25,7 +25,7 @@ async function startWorker(t: Test) {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger, entries } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   const queue = await workerQueue(redis.url, logger)
   return { redis, entries, queue }
@@ -48,7 +48,7 @@ t.test('when jobs are waiting before the worker starts, then it awards them all 
   for (const event of events) await produce(redis.client, producer, event)
   await closeQueue(producer, 1000)
 
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   const records = await allWithStatus(redis.client, events.map((e) => e.transaction_id), 'completed')
   t.equal(records.size, 13)
@@ -90,7 +90,7 @@ t.test('when a job fails once, then it is retried with its transaction id and at
   t.teardown(() => redis.stop())
   const { logger, entries } = memoryLogger()
   let calls = 0
-  const worker = await start(workerConfig(redis.url), logger, {
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger, {
     beforeAward: async () => {
       if (++calls === 1) throw new Error('flaky dependency')
     },
@@ -157,7 +157,7 @@ t.test('when many transactions with duplicates are enqueued while the worker run
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
-  const worker = await start(workerConfig(redis.url, { LOYALTY_STAMPS_PER_VOUCHER: 3, LOYALTY_CONCURRENCY: 10 }), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty'), { LOYALTY_STAMPS_PER_VOUCHER: 3, LOYALTY_CONCURRENCY: 10 }), logger)
   t.teardown(() => worker.stop())
   const queue = await workerQueue(redis.url, logger)
   const ids: string[] = []
@@ -207,7 +207,7 @@ t.test('when a job outlives its TTL, then its worker fails that attempt and take
   let calls = 0
   // One job at a time, and the first run of the first job hangs: only kue's TTL handshake (the process
   // that sees the TTL pass publishes it, the worker holding the job fails it and answers) frees the slot.
-  const worker = await start(workerConfig(redis.url, { LOYALTY_CONCURRENCY: 1 }), logger, {
+  const worker = await start(workerConfig(redis.urlOf('loyalty'), { LOYALTY_CONCURRENCY: 1 }), logger, {
     beforeAward: async () => {
       if (++calls === 1) await firstHeld
     },
@@ -232,7 +232,7 @@ t.test('/me', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger()
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   const url = `http://127.0.0.1:${worker.port}/me`
 
@@ -327,7 +327,7 @@ t.test('/health', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   const url = `http://127.0.0.1:${worker.port}/health`
   const queue = await workerQueue(redis.url, logger)
@@ -355,7 +355,7 @@ t.test('when the award path cannot reach Redis, then /me answers 503, not 500', 
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const { logger } = memoryLogger('info')
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   await redis.kill()
   const token = signToken({ user_id: 1, username: 'a', can_transact: true }, secret, 30)

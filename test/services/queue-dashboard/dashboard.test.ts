@@ -18,7 +18,7 @@ const redis = await startRedis()
 t.teardown(() => redis.stop())
 const log = memoryLogger()
 const dashboard = await start(
-  { HTTP_PORT: 0, HTTP_HOST: '127.0.0.1', REDIS_URL: redis.url, LOG_LEVEL: 'debug', SHUTDOWN_TIMEOUT_MS: 2000, QUEUE_DASHBOARD_USER: USER, QUEUE_DASHBOARD_PASSWORD: PASSWORD },
+  { HTTP_PORT: 0, HTTP_HOST: '127.0.0.1', REDIS_URL: redis.urlOf('dashboard'), LOG_LEVEL: 'debug', SHUTDOWN_TIMEOUT_MS: 2000, QUEUE_DASHBOARD_USER: USER, QUEUE_DASHBOARD_PASSWORD: PASSWORD },
   log.logger,
 )
 t.teardown(() => dashboard.stop())

@@ -9,14 +9,14 @@ const root = fileURLToPath(new URL('../../../', import.meta.url))
 const secret = 'lifecycle-test-secret-0123456789abcdef'
 
 // Each entry as PM2 runs it (a real process), on loopback, against a real Redis.
-for (const entry of ['services/auth-api/main.ts', 'services/transaction-api/main.ts', 'services/loyalty-worker/main.ts']) {
+for (const [app, entry] of [['auth', 'services/auth-api/main.ts'], ['transactions', 'services/transaction-api/main.ts'], ['loyalty', 'services/loyalty-worker/main.ts']] as const) {
   t.test(`when ${entry} gets SIGTERM, then it stops gracefully and exits 0`, async (t) => {
     const redis = await startRedis()
     t.teardown(() => redis.stop())
     const port = await freePort()
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: root,
-      env: { PATH: process.env.PATH, JWT_SECRET: secret, REDIS_URL: redis.url, HTTP_PORT: String(port), LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH, JWT_SECRET: secret, REDIS_URL: redis.urlOf(app), HTTP_PORT: String(port), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     t.teardown(() => {

@@ -62,7 +62,7 @@ export async function startApi(t: Teardown, overrides: Partial<TransactionApiCon
   const config: TransactionApiConfig = {
     HTTP_PORT: 0,
     HTTP_HOST: '127.0.0.1',
-    REDIS_URL: redis.url,
+    REDIS_URL: redis.urlOf('transactions'),
     JWT_SECRET: SECRET,
     LOG_LEVEL: 'debug',
     SHUTDOWN_TIMEOUT_MS: 1000,

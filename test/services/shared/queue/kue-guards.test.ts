@@ -23,7 +23,7 @@ t.test('when waiting jobs have lost their wake-up tokens, then the stuck-job wat
   // The drift kue's watchStuckJobs repairs: jobs in the inactive set, no token in the BLPOP list.
   await redis.client.del('q:transaction:jobs')
 
-  const worker = await start(workerConfig(redis.url), logger)
+  const worker = await start(workerConfig(redis.urlOf('loyalty')), logger)
   t.teardown(() => worker.stop())
   await allWithStatus(redis.client, events.map((e) => e.transaction_id), 'completed', 10_000)
   t.same(await loyaltyOf(redis.client, 1), { stamps: 2, transactions: 2, vouchers: 0 })
