@@ -1,5 +1,5 @@
 // The previous release, kept so that a deploy that fails its health wait or smoke test goes back to it:
-// the app's files (source, build, node_modules), its build stamps, and which apps the deploy reloaded.
+// the app's files (source, node_modules), its stamps, and which apps the deploy reloaded.
 import { existsSync } from 'node:fs'
 import { cp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,11 +12,11 @@ const previousStampsDir = (ctx: Context): string => join(ctx.paths.stateDir, 'pr
 /**
  * Copies the running release aside, before a deploy changes it: node_modules as hard links (npm ci
  * replaces the directory rather than rewriting its files, so the links keep the old ones), the rest as
- * copies (the build rewrites dist/ in place). Only when there is a built release to go back to.
+ * copies, owners and modes kept. Only when there is an installed release to go back to.
  */
 export async function keepPreviousRelease(ctx: Context): Promise<boolean> {
   const { appDir, stateDir } = ctx.paths
-  if (!existsSync(join(appDir, 'dist'))) return false
+  if (!existsSync(join(appDir, 'node_modules')) || !existsSync(join(appDir, 'platform.json'))) return false
   const previous = previousReleaseDir(ctx)
   await $`rsync --recursive --links --perms --owner --group --times --delete --exclude=/node_modules ${`${appDir}/`} ${`${previous}/`}`
   await rm(join(previous, 'node_modules'), { recursive: true, force: true })

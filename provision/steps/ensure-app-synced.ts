@@ -5,16 +5,24 @@ import { keepPreviousRelease, previousReleaseDir } from '../lib/release.ts'
 import { $ } from '../lib/shell.ts'
 
 /**
- * What is not copied: installed or built on the machine itself (node_modules, dist), the host's
- * tooling state, and the host's .env (settings are read from it at provisioning time; it may hold secrets).
+ * What is not copied: installed on the machine itself (node_modules), the host's build and tooling state,
+ * and the host's .env (settings are read from it at provisioning time; it may hold secrets).
  */
 export const syncExcludes = ['node_modules', '/dist', '/.git', '/.tap', '/.vagrant', '/coverage', '/.env', '*.log', '/bench/results']
+/**
+ * Of those, what the copy keeps on the machine (rsync's `--delete` leaves it alone): the app's own
+ * node_modules. The rest is only hidden from the copy, so a leftover (dist/ of a release that still
+ * compiled) is deleted like any file the source no longer has.
+ */
+export const keptOnMachine = ['node_modules']
+export const syncFilters = syncExcludes.map((pattern) => `--filter=${keptOnMachine.includes(pattern) ? '-' : 'H'} ${pattern}`)
 
 /**
- * The platform runs from its own copy of the source (APP_DIR), owned by the app user: it does not
- * depend on the host's node_modules (another OS, another Node.js), and `vagrant reload` brings it back
- * without the synced folder. rsync copies only what differs and deletes what the source no longer has
- * (excluded paths, like the app's own node_modules and dist, are kept).
+ * The platform runs from its own copy of the source (APP_DIR): it does not depend on the host's
+ * node_modules (another OS, another Node.js), and `vagrant reload` brings it back without the synced
+ * folder. The copy is root's, readable by the app group (the app user reads its code, cannot change it:
+ * a compromised service cannot plant code for the next start). rsync copies only what differs and
+ * deletes what the source no longer has.
  */
 export const ensureAppSynced: Step = {
   name: 'ensureAppSynced',
@@ -24,12 +32,13 @@ export const ensureAppSynced: Step = {
       ctx.detail(`running from ${appDir} itself: nothing to copy`)
       return
     }
-    await ensureDirectory(ctx, appDir, { mode: 0o750, owner: ctx.appUser })
+    await ensureDirectory(ctx, appDir, { mode: 0o750, owner: 'root', group: ctx.appUser })
     const args = [
       // --checksum: a same-size edit within the same second still counts (the tree is small: it costs little).
+      // --perms with --chmod and --chown: every file root's and 0640, whatever the source's or an older release's modes.
       '--recursive', '--links', '--times', '--omit-dir-times', '--checksum', '--delete', '--itemize-changes',
-      `--chown=${ctx.appUser}:${ctx.appUser}`, '--chmod=D0750,F0640',
-      ...syncExcludes.map((pattern) => `--exclude=${pattern}`),
+      '--perms', `--chown=root:${ctx.appUser}`, '--chmod=D0750,F0640',
+      ...syncFilters,
       `${sourceDir}/`, `${appDir}/`,
     ]
     const preview = await $`rsync --dry-run ${args}`
