@@ -1,7 +1,6 @@
 // PM2 ecosystem of yoyo-platform: `pm2 startOrReload ecosystem.config.cjs --update-env` (the
-// provisioner runs it). Each app runs its TypeScript entry as it is: Node.js 24 strips the types
-// itself, so there is no build step and no dist/. Settings come from the environment PM2's CLI runs
-// with; none of them is secret.
+// provisioner runs it; `npm run build` first). Settings come from the environment PM2's CLI runs with;
+// none of them is secret.
 //
 // Secrets are NOT in here and never pass through PM2: PM2 copies the environment it starts an app
 // with into its saved process list (dump.pm2), readable by every login user in the yoyo group. So each
@@ -58,11 +57,7 @@ module.exports = {
   apps: Object.entries(platform.apps).map(([name, app]) => ({
     ...common,
     name,
-    // The manifest's entry (services/shared/platform.ts sourceEntryOf). `interpreter: 'node'`: the node on
-    // PATH (the provisioner puts its Node.js 24 first), never PM2's guess for .ts files (bun, or a
-    // `node --version` probe per start).
-    script: `${app.source}/main.ts`,
-    interpreter: 'node',
+    script: `dist/${app.source}/main.js`,
     exec_mode: app.process.mode,
     instances: typeof app.process.instances === 'number' ? app.process.instances : setting(app.process.instances),
     env: { HTTP_PORT: String(setting(app.port)), SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), NODE_ENV: 'production' },

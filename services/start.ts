@@ -1,14 +1,15 @@
-// One entry for every service, for the container image: `node services/start.ts <app>` runs the app the
-// platform manifest (platform.json) names, from its entry (<source>/main.ts, TypeScript that Node.js 24
-// runs as it is), in this same process: no child, so the image's init (tini) sends SIGTERM straight to
-// the service. A new app in the manifest needs nothing here. Works outside a container too:
-// `node services/start.ts auth` (or `node --import tsx services/start.ts auth` on Node.js 20).
+// One entry for every service, for the container image: `node dist/services/start.js <app>` runs the app
+// the platform manifest (platform.json) names, from its built entry (dist/<source>/main.js), in this same
+// process: no child, so the image's init (tini) sends SIGTERM straight to the service. A new app in the
+// manifest needs nothing here. Works outside a container too: `node dist/services/start.js auth`.
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { appNamesOf, platform, sourceEntryOf } from './shared/platform.ts'
+import { appNamesOf, builtEntryOf, platform, sourceEntryOf } from './shared/platform.ts'
 
-// Entries are relative to the repository root, one level up from services/start.ts.
-const root = join(import.meta.dirname, '..')
+// Entries are relative to the repository root: one level up from services/start.ts, two from
+// dist/services/start.js. Run from source (node --import tsx services/start.ts), it runs the source entry.
+const fromSource = import.meta.filename.endsWith('.ts')
+const root = join(import.meta.dirname, fromSource ? '..' : join('..', '..'))
 const apps = appNamesOf(platform)
 const name = process.argv[2]
 if (name === undefined || !apps.includes(name)) {
@@ -17,4 +18,4 @@ if (name === undefined || !apps.includes(name)) {
   // EX_USAGE: the command line is wrong, restarting will not help.
   process.exit(64)
 }
-await import(pathToFileURL(join(root, sourceEntryOf(platform, name))).href)
+await import(pathToFileURL(join(root, fromSource ? sourceEntryOf(platform, name) : builtEntryOf(platform, name))).href)

@@ -569,7 +569,7 @@ function seedJob(version: string): object {
               name: 'seed-users',
               image: `${imageName}:${version}`,
               imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/bin/tini', '--', 'node', '/app/services/auth-api/seed-users.ts'],
+              command: ['/usr/bin/tini', '--', 'node', '/app/dist/services/auth-api/seed-users.js'],
               env: [{ name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: secretName, key: 'REDIS_URL' } } }],
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '128Mi' } },
               securityContext: restrictedContainer,

@@ -1,6 +1,7 @@
-import { appNamesOf, platform, sourceEntryOf, type PlatformManifest } from '../../services/shared/platform.ts'
+import { build } from '../../scripts/build.ts'
+import { appNamesOf, builtEntryOf, platform, type PlatformManifest } from '../../services/shared/platform.ts'
 import { existsSync } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Context, Step } from '../lib/context.ts'
 import { hashTree } from '../lib/hash.ts'
@@ -11,6 +12,8 @@ import { networkEnvironment, pathWith } from '../lib/system.ts'
 const dependencyInputs = ['package.json', 'package-lock.json']
 // What every app runs besides its own folder (appReloads): the shared code, the manifest, the dependencies.
 const sharedInputs = ['services/shared', 'platform.json', 'package.json', 'package-lock.json']
+// What the build (scripts/build.ts: the services' types stripped into dist/) is made from.
+const buildInputs = ['services', 'platform.json']
 // How the dependencies are installed, in their stamp: a machine installed another way (every dependency,
 // owned by the app user, as before) is installed again.
 const INSTALL_KIND = 'production, root-owned'
@@ -34,8 +37,8 @@ async function appReloads(ctx: Context, manifest: PlatformManifest): Promise<{ a
   return { apps: names.filter((app) => previous[`app-build-${app}`] !== stamps[`app-build-${app}`]), stamps }
 }
 
-/** What PM2 runs: each app's TypeScript entry, as it is (Node.js 24 strips the types; no build). */
-export const serviceEntriesOf = (manifest: PlatformManifest): string[] => appNamesOf(manifest).map((app) => sourceEntryOf(manifest, app))
+/** What the build must produce: each app's entry as JavaScript, what PM2 runs. */
+export const serviceEntriesOf = (manifest: PlatformManifest): string[] => appNamesOf(manifest).map((app) => builtEntryOf(manifest, app))
 export const serviceEntries = serviceEntriesOf(platform)
 
 /**
@@ -60,45 +63,56 @@ function npm(ctx: Context): string {
   return existsSync(beside) ? beside : 'npm'
 }
 
-/** node_modules as this step leaves it: there, and root's (the app user may read it, not change it). */
-async function installedByRoot(appDir: string): Promise<boolean> {
-  const stats = await stat(join(appDir, 'node_modules')).catch(() => undefined)
+/** A directory as this step leaves it: there, and root's (the app user may read it, not change it). */
+async function ownedByRoot(path: string): Promise<boolean> {
+  const stats = await stat(path).catch(() => undefined)
   return stats?.isDirectory() === true && stats.uid === 0
 }
 
 /**
- * The app ready to run: its production dependencies installed with `npm ci --omit=dev` when the lock
- * file changed, as root (the app user can read its code and dependencies, not change them) and with
- * `--ignore-scripts` (no dependency runs code at install; none needs to). No compile step: PM2 runs
- * the TypeScript sources. A change to the sources owes a PM2 reload to the apps it touches.
+ * The app ready to run, root's and read-only to the app user (it can read its code and dependencies,
+ * not change them): the production dependencies installed with `npm ci --omit=dev` when the lock file
+ * changed, as root and with `--ignore-scripts` (no dependency runs code at install; none needs to); the
+ * services built into dist/ when their sources changed, by Node.js's own type stripper
+ * (scripts/build.ts: no compiler, a fraction of a second). Each decided by a stamp holding the hash of
+ * its inputs. An install owes every app a PM2 reload; a build, the apps whose sources changed.
  */
 export const ensureAppBuilt: Step = {
   name: 'ensureAppBuilt',
   async run(ctx) {
     const { appDir, stateDir } = ctx.paths
     const dependencies = `${INSTALL_KIND} ${await hashTree(appDir, dependencyInputs)}`
-    const dependenciesChanged = !(await installedByRoot(appDir)) || (await readStamp(stateDir, 'app-dependencies')) !== dependencies
+    const nodeModules = join(appDir, 'node_modules')
+    const dependenciesChanged = !(await ownedByRoot(nodeModules)) || (await readStamp(stateDir, 'app-dependencies')) !== dependencies
     if (dependenciesChanged) {
       ctx.note(`npm ci --omit=dev in ${appDir} (production dependencies, as root)`)
       if (!ctx.check) {
+        // npm ci empties node_modules but keeps the directory: one the app user owns (an older layout) goes.
+        if (!(await ownedByRoot(nodeModules))) await rm(nodeModules, { recursive: true, force: true })
         await retry(3, '5s', () => $({ env: npmEnvironment(ctx), cwd: appDir })`${npm(ctx)} ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error`)
         await writeStamp(stateDir, 'app-dependencies', dependencies)
       }
     }
 
-    const missing = serviceEntries.filter((entry) => !existsSync(join(appDir, entry)))
-    if (missing.length > 0 && !ctx.check) throw new Error(`${missing.join(', ')} missing from ${appDir}: run ensureAppSynced first`)
-    // New dependencies reload every app; a change to one service's folder reloads that service only.
-    const reloads = await appReloads(ctx, platform)
-    const apps = dependenciesChanged ? 'all' : reloads.apps
-    if (apps === 'all' || apps.length > 0) {
-      ctx.note(`reload ${apps === 'all' ? 'every app' : apps.join(', ')} (new code in ${appDir})`)
+    const dist = join(appDir, 'dist')
+    const sources = `stripped ${await hashTree(appDir, buildInputs)}`
+    const built = (await ownedByRoot(dist)) && serviceEntries.every((entry) => existsSync(join(appDir, entry)))
+    if (dependenciesChanged || !built || (await readStamp(stateDir, 'app-build')) !== sources) {
+      // A change to one service's folder reloads that service only; new dependencies reload them all.
+      const reloads = await appReloads(ctx, platform)
+      const apps = dependenciesChanged ? 'all' : reloads.apps
+      ctx.note(`build dist/ in ${appDir} (for ${apps === 'all' ? 'every app' : apps.join(', ') || 'no app: only the build was missing'})`)
       if (apps === 'all') await ctx.pending.add(reloadAction())
       else for (const app of apps) await ctx.pending.add(reloadAction(app))
-    }
-    if (ctx.check) return
-    for (const [name, value] of Object.entries(reloads.stamps)) {
-      if ((await readStamp(stateDir, name)) !== value) await writeStamp(stateDir, name, value)
+      if (ctx.check) return
+      // A dist/ the app user owns (tsc ran as that user in an older layout) goes: it could plant code there.
+      if (!(await ownedByRoot(dist))) await rm(dist, { recursive: true, force: true })
+      const changes = await build(appDir)
+      ctx.detail(`dist/: ${changes.written.length} file(s) written, ${changes.removed.length} removed`)
+      const missing = serviceEntries.filter((entry) => !existsSync(join(appDir, entry)))
+      if (missing.length > 0) throw new Error(`the build did not produce ${missing.join(', ')}`)
+      await writeStamp(stateDir, 'app-build', sources)
+      for (const [name, value] of Object.entries(reloads.stamps)) await writeStamp(stateDir, name, value)
     }
   },
 }

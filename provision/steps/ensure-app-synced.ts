@@ -5,16 +5,16 @@ import { keepPreviousRelease, previousReleaseDir } from '../lib/release.ts'
 import { $ } from '../lib/shell.ts'
 
 /**
- * What is not copied: installed on the machine itself (node_modules), the host's build and tooling state,
- * and the host's .env (settings are read from it at provisioning time; it may hold secrets).
+ * What is not copied: installed or built on the machine itself (node_modules, dist), the host's tooling
+ * state, and the host's .env (settings are read from it at provisioning time; it may hold secrets).
  */
 export const syncExcludes = ['node_modules', '/dist', '/.git', '/.tap', '/.vagrant', '/coverage', '/.env', '*.log', '/bench/results']
 /**
  * Of those, what the copy keeps on the machine (rsync's `--delete` leaves it alone): the app's own
- * node_modules. The rest is only hidden from the copy, so a leftover (dist/ of a release that still
- * compiled) is deleted like any file the source no longer has.
+ * node_modules and build (ensureAppBuilt makes them). The rest is only hidden from the copy, so anything
+ * else there is deleted like any file the source no longer has.
  */
-export const keptOnMachine = ['node_modules']
+export const keptOnMachine = ['node_modules', '/dist']
 export const syncFilters = syncExcludes.map((pattern) => `--filter=${keptOnMachine.includes(pattern) ? '-' : 'H'} ${pattern}`)
 
 /**

@@ -6,7 +6,7 @@ import { pathWith } from '../lib/system.ts'
 import { requireSecrets } from './ensure-environment-file.ts'
 import { redisCli } from './redis.ts'
 
-export const seedScript = 'services/auth-api/seed-users.ts'
+export const seedScript = 'dist/services/auth-api/seed-users.js'
 
 /**
  * The development users in Redis. The seed is idempotent and says per user "created", "updated" or
@@ -25,7 +25,7 @@ export const ensureUsersSeeded: Step = {
       return
     }
     const script = join(appDir, seedScript)
-    if (!existsSync(script)) throw new Error(`${script} is missing: run ensureAppSynced first`)
+    if (!existsSync(script)) throw new Error(`${script} is missing: run ensureAppBuilt first`)
     const output = await runAs(ctx.appUser, [ctx.runtime.node, `--env-file=${envFile}`, script], {
       env: { PATH: pathWith(dirname(ctx.runtime.node)), HOME: ctx.paths.homeDir },
       cwd: appDir,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { appNamesOf, platform } from '../../services/shared/platform.ts'
+import { appNamesOf, builtEntryOf, platform } from '../../services/shared/platform.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { appEnvironmentOf } from '../lib/settings.ts'
 import { reloadAction } from './ensure-app-built.ts'
@@ -77,7 +77,7 @@ export const ensurePm2Configured: Step = {
 interface Pm2Process {
   name: string
   pm_id: number
-  pm2_env: { status: string; restart_time?: number }
+  pm2_env: { status: string; restart_time?: number; pm_exec_path?: string }
 }
 
 async function processList(ctx: Context): Promise<Pm2Process[]> {
@@ -97,6 +97,14 @@ function unhealthy(list: Pm2Process[], loyalty?: number): string[] {
     if (name === LOYALTY && loyalty !== undefined && processes.length !== loyalty) return true
     return processes.length === 0 || processes.some((p) => p.pm2_env.status !== 'online')
   })
+}
+
+/**
+ * The apps PM2 runs from another entry than the ecosystem's (an older release's dist/<source>/main.js):
+ * `pm2 reload` keeps the script a process was started with, so these are deleted and started again.
+ */
+function entryMoved(ctx: Context, list: Pm2Process[]): string[] {
+  return appNames.filter((app) => list.some((p) => p.name === app && p.pm2_env.pm_exec_path !== undefined && p.pm2_env.pm_exec_path !== join(ctx.paths.appDir, builtEntryOf(platform, app))))
 }
 
 async function errorLogTail(ctx: Context, name: string): Promise<string> {
@@ -194,7 +202,8 @@ export const ensurePm2Running: Step = {
     }
     const daemonUp = (await runningPid(join(ctx.paths.pm2Home, 'pm2.pid'))) !== undefined
     let list = daemonUp ? await processList(ctx) : []
-    const missing = unhealthy(list)
+    const moved = entryMoved(ctx, list)
+    const missing = [...new Set([...unhealthy(list), ...moved])]
     const fingerprint = await appsFingerprint(ctx)
     const plan = await reloadPlan(ctx, missing, fingerprint)
     if (plan.apps === 'all' || plan.apps.length > 0) {
@@ -203,8 +212,16 @@ export const ensurePm2Running: Step = {
       ctx.note(`pm2 startOrReload ecosystem.config.cjs --update-env${only.length > 0 ? ` --only ${only[1]}` : ''} (${plan.reasons.join('; ')})`)
       if (!ctx.check) {
         ctx.shared.reloaded = plan.apps === 'all' ? appNames : plan.apps
+        // Started afresh from the new entry, with as many processes as before (a scale by hand is kept).
+        const before = Object.fromEntries(moved.map((app) => [app, countOf(list, app)]))
+        for (const app of moved) await pm2(ctx, ['delete', app])
         await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', ...only])
         list = await waitUntilOnline(ctx)
+        for (const app of moved) {
+          if (countOf(list, app) === before[app] || platform.apps[app]!.process.mode !== 'cluster') continue
+          await pm2(ctx, ['scale', app, String(before[app])])
+          list = await waitUntilOnline(ctx, app === LOYALTY ? before[app] : undefined)
+        }
         await pm2(ctx, ['save', '--force'])
         await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
         await ctx.pending.done(reloadAction())

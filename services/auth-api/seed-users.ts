@@ -1,6 +1,6 @@
 // Admin command: loads the development users (alice, bob, charlie) into Redis. Idempotent.
-//   npm run users:seed                            (through tsx, any Node.js >= 20)
-//   node services/auth-api/seed-users.ts          (Node.js >= 22.18: what the provisioner runs)
+//   npm run users:seed                            (from the source, through tsx)
+//   node dist/services/auth-api/seed-users.js      (compiled)
 // Reads REDIS_URL from the environment. Prints one line per user: created, updated or ok.
 import { configOrExit } from '../shared/lifecycle.ts'
 import { closeRedis, createRedis } from '../shared/redis.ts'

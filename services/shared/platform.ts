@@ -10,7 +10,7 @@ import manifestJson from '../../platform.json' with { type: 'json' }
 
 export interface AppManifest {
   title: string
-  /** The service's folder: its entry is <source>/main.ts (Node.js >= 22.18 runs it as it is). */
+  /** The service's folder: its entry is <source>/main.ts, built to dist/<source>/main.js. */
   source: string
   /** The setting (a machine setting) that holds its HTTP port. */
   port: string
@@ -134,10 +134,10 @@ export function defaultPortOf(manifest: PlatformManifest, app: string): number {
   return Number(manifest.settings[manifest.apps[app]!.port]!.default)
 }
 
-/**
- * The app's entry, relative to the repository root: what PM2 runs, the container starts, npm run dev and
- * the test harnesses run. TypeScript as it is: Node.js 24 strips the types itself (no build step).
- */
+/** The compiled entry PM2 runs, relative to the repository root. */
+export const builtEntryOf = (manifest: PlatformManifest, app: string): string => `dist/${manifest.apps[app]!.source}/main.js`
+
+/** The entry as source, relative to the repository root (npm run dev, the test harnesses). */
 export const sourceEntryOf = (manifest: PlatformManifest, app: string): string => `${manifest.apps[app]!.source}/main.ts`
 
 /** What to GET through nginx to know each app and site is served: every app's <prefix><health>, every site's health. */

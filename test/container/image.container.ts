@@ -159,7 +159,7 @@ t.test('the image: within budget, a numeric non-root user, tini as entry, a HEAL
   t.same(config.Entrypoint.slice(0, 2), ['/usr/bin/tini', '--'], 'tini is PID 1')
   t.equal(config.StopSignal, 'SIGTERM')
   const healthcheck = JSON.parse(await must('podman', [...podmanGlobal, 'image', 'inspect', '--format', '{{json .Config.Healthcheck}}', image])) as { Test?: string[] } | null
-  t.same(healthcheck?.Test, ['CMD', 'node', '/app/services/healthcheck.ts'], 'the HEALTHCHECK is kept (docker format)')
+  t.same(healthcheck?.Test, ['CMD', 'node', '/app/dist/services/healthcheck.js'], 'the HEALTHCHECK is kept (docker format)')
   t.ok(config.Env.includes('HTTP_HOST=0.0.0.0') && config.Env.includes('HTTP_PORT=8080'), 'listens on 0.0.0.0:8080 unless told otherwise')
   for (const label of ['title', 'description', 'version', 'revision', 'created', 'base.name']) {
     t.ok(config.Labels[`org.opencontainers.image.${label}`], `label org.opencontainers.image.${label}`)

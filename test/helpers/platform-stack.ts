@@ -1,17 +1,16 @@
 // An isolated copy of the whole platform for fault, load and security tests: a real redis-server with
-// the provisioned persistence settings (password, AOF everysec, noeviction), the services' TypeScript
-// entries run by a real PM2 from the app's own node_modules with ecosystem.config.cjs (cluster mode, wait_ready,
+// the provisioned persistence settings (password, AOF everysec, noeviction), the compiled services run
+// by a real PM2 from the app's own node_modules with ecosystem.config.cjs (cluster mode, wait_ready,
 // kill_timeout, restart back-off: exactly what the machine runs), each process reading a 0600 env file
 // as on the machine, and nginx rendered by nginx/render.ts. Everything listens on 127.0.0.1 on random
 // ports, lives in a temp dir, and is torn down by stop(), even when a test fails half-way.
 //
 // PM2 here is its own daemon (PM2_HOME in the temp dir): it never talks to a provisioned machine's PM2.
-// PM2 runs the sources as the machine does (no build). On a Node.js that strips types itself (>= 22.18,
-// the machine's 24) exactly as provisioned; on an older one (20) tsx loads them (NODE_OPTIONS), the only
-// difference from the machine.
+// Needs `npm run build` first (PM2 runs dist/); start() refuses a dist/ older than services/.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -136,12 +135,22 @@ export async function readQueueState(client: Redis): Promise<QueueState> {
   return { inactive: inactive!, active: active!, delayed: delayed!, failed: failed!, complete: complete!, orphaned: orphaned!, partial: partial!, tokens: tokens! }
 }
 
-/**
- * What the services' processes need to load TypeScript: nothing on a Node.js that strips types itself
- * (what the machine runs), tsx's loader on an older one. PM2 passes its CLI's environment on to the apps.
- */
-export function typeScriptLoader(features: { typescript?: unknown } = process.features as { typescript?: unknown }): Record<string, string> {
-  return features.typescript ? {} : { NODE_OPTIONS: '--import=tsx' }
+async function newestMtime(dir: string, suffix: string): Promise<number> {
+  let newest = 0
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(suffix)) continue
+    newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs)
+  }
+  return newest
+}
+
+/** PM2 runs dist/: a stale build would test yesterday's code. */
+export async function assertBuilt(): Promise<void> {
+  const mains = ['auth-api', 'transaction-api', 'loyalty-worker'].map((name) => join(repoRoot, 'dist', 'services', name, 'main.js'))
+  const missing = mains.filter((file) => !existsSync(file))
+  if (missing.length > 0) throw new Error(`dist/ is not built (${missing.join(', ')} missing): run npm run build first`)
+  const [sources, built] = await Promise.all([newestMtime(join(repoRoot, 'services'), '.ts'), newestMtime(join(repoRoot, 'dist', 'services'), '.js')])
+  if (sources > built) throw new Error('dist/ is older than services/: run npm run build first')
 }
 
 // Pids this process started or saw (PM2 daemon and apps, redis-server, nginx): killed on an abrupt exit.
@@ -179,6 +188,7 @@ function run(file: string, args: string[], options: { env: Record<string, string
 }
 
 export async function startPlatform(options: PlatformStackOptions = {}): Promise<PlatformStack> {
+  await assertBuilt()
   armEmergencyCleanup()
   const loyaltyInstances = options.loyaltyInstances ?? 2
   const stampsPerVoucher = options.stampsPerVoucher ?? 10
@@ -229,7 +239,6 @@ export async function startPlatform(options: PlatformStackOptions = {}): Promise
       ...Object.fromEntries(appNames.map((app) => [platform.apps[app]!.port, String(ports[app])])),
       LOYALTY_INSTANCES: String(loyaltyInstances),
       SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-      ...typeScriptLoader(),
     }
     const pm2 = (args: string[], timeoutMs = 120_000) => run(process.execPath, [pm2Bin, ...args], { env: pm2Env, cwd: repoRoot, timeoutMs })
     const daemonPid = async (): Promise<number> => Number(await readFile(join(pm2Home, 'pm2.pid'), 'utf8').catch(() => '0'))

@@ -1,5 +1,5 @@
 // ecosystem.config.cjs as PM2 sees it, and for real under PM2 (from the app's own node_modules) with
-// stub apps in place of the services' entries: cluster mode, ports, and secrets read by each process
+// stub apps in place of the built services: cluster mode, ports, and secrets read by each process
 // from the env file (node --env-file) without passing through PM2's saved list.
 import { execFile } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -18,7 +18,6 @@ const ecosystemFile = join(root, 'ecosystem.config.cjs')
 interface App {
   name: string
   script: string
-  interpreter: string
   exec_mode: string
   instances: number
   node_args: string[]
@@ -37,13 +36,12 @@ async function load(env: Record<string, string>): Promise<App[]> {
 t.test('when loaded with no settings, then three cluster apps and the dashboard on the default ports, 2 loyalty workers', async (t) => {
   const apps = await load({ YOYO_ENV_FILE: '/nonexistent/platform.env' })
   t.same(apps.map((a) => [a.name, a.script, a.exec_mode, a.instances, a.env.HTTP_PORT]), [
-    ['auth', 'services/auth-api/main.ts', 'cluster', 1, '5000'],
-    ['transactions', 'services/transaction-api/main.ts', 'cluster', 1, '5001'],
-    ['loyalty', 'services/loyalty-worker/main.ts', 'cluster', 2, '5002'],
-    ['dashboard', 'services/queue-dashboard/main.ts', 'fork', 1, '5003'],
-  ], 'the TypeScript entries, as they are: no build')
+    ['auth', 'dist/services/auth-api/main.js', 'cluster', 1, '5000'],
+    ['transactions', 'dist/services/transaction-api/main.js', 'cluster', 1, '5001'],
+    ['loyalty', 'dist/services/loyalty-worker/main.js', 'cluster', 2, '5002'],
+    ['dashboard', 'dist/services/queue-dashboard/main.js', 'fork', 1, '5003'],
+  ])
   for (const app of apps) {
-    t.equal(app.interpreter, 'node', 'the node on PATH, not PM2\'s guess for .ts (bun)')
     t.equal(app.wait_ready, true)
     t.ok(app.kill_timeout > 8000, 'PM2 waits longer than the services\' shutdown timeout')
     t.same(app.node_args, ['--max-semi-space-size=2'], 'no env file, no --env-file (node would refuse to start)')
@@ -82,10 +80,9 @@ t.test('when PM2 runs the ecosystem, then every process gets the env file\'s sec
   })
   await copyFile(ecosystemFile, join(dir, 'ecosystem.config.cjs'))
   await copyFile(join(root, 'platform.json'), join(dir, 'platform.json'))
-  // CommonJS with no type to strip: any Node.js runs it (no package.json here says "module").
   for (const app of Object.values(platform.apps)) {
-    await mkdir(join(dir, app.source), { recursive: true })
-    await writeFile(join(dir, app.source, 'main.ts'), stub)
+    await mkdir(join(dir, 'dist', app.source), { recursive: true })
+    await writeFile(join(dir, 'dist', app.source, 'main.js'), stub)
   }
   const secret = `jwt-${Date.now()}-not-for-pm2`
   const envFile = join(dir, 'platform.env')

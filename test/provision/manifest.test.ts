@@ -49,7 +49,7 @@ t.test('when a fifth app is added to a copy of the manifest, then every derived 
   t.throws(() => resolveSettings({ REPORTS_PORT: '5000' }, {}, manifest), /REPORTS_PORT must all differ/, 'its port checked against the others')
   t.ok('REPORTS_PORT' in machineSettingsOf(manifest) && 'REPORTS_PAGE_SIZE' in userServiceSettingsOf(manifest), 'the settings a user may set')
   t.match(appEnvironmentOf(manifest, settings), { REPORTS_PORT: '5004', REPORTS_INSTANCES: '3' }, "PM2's environment")
-  t.ok(serviceEntriesOf(manifest).includes('services/reports-api/main.ts'), 'what the provisioner checks is there')
+  t.ok(serviceEntriesOf(manifest).includes('dist/services/reports-api/main.js'), 'what the build must produce')
   t.ok(publicHealthPathsOf(manifest).some((p) => p.name === 'reports' && p.path === '/reports/health'), 'yoyo-status and the smoke test')
   t.equal(sourceEntryOf(manifest, 'reports'), 'services/reports-api/main.ts', 'npm run dev and the test harnesses')
   t.match(renderEnvExample(manifest), /# REPORTS_PORT=5004\n[\s\S]*# REPORTS_PAGE_SIZE=50\n/, '.env.example')
@@ -66,7 +66,7 @@ t.test('when a fifth app is added to a copy of the manifest, then every derived 
     env: { PATH: process.env.PATH ?? '', YOYO_ENV_FILE: '/nonexistent', REPORTS_INSTANCES: '4' },
   })
   const apps = JSON.parse(stdout) as { name: string; script: string; exec_mode: string; instances: number; env: { HTTP_PORT: string } }[]
-  t.same(apps.at(-1), { ...apps.at(-1), name: 'reports', script: 'services/reports-api/main.ts', exec_mode: 'cluster', instances: 4, env: { ...apps.at(-1)!.env, HTTP_PORT: '5004' } }, 'a PM2 app')
+  t.same(apps.at(-1), { ...apps.at(-1), name: 'reports', script: 'dist/services/reports-api/main.js', exec_mode: 'cluster', instances: 4, env: { ...apps.at(-1)!.env, HTTP_PORT: '5004' } }, 'a PM2 app')
   t.equal(apps.length, 5)
 })
 

@@ -52,7 +52,7 @@ const hasRsync = (() => {
   }
 })()
 
-t.test('when the source changes, then ensureAppSynced copies only that as root\'s read-only files, deletes a leftover dist/, keeps node_modules, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
+t.test('when the source changes, then ensureAppSynced copies only that as root\'s read-only files, keeps the machine\'s node_modules and dist/, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
   const dir = await tempDir(t)
   const source = join(dir, 'src')
   const app = join(dir, 'app')
@@ -81,9 +81,10 @@ t.test('when the source changes, then ensureAppSynced copies only that as root\'
   await ensureAppSynced.run(second)
   t.same(second.changes, [], 'nothing to copy the second time')
 
-  // An older release compiled to dist/ in the app dir: that build is not the platform's any more.
+  // The machine's own build (ensureAppBuilt), and what no copy should have left there.
   await mkdir(join(app, 'dist'))
-  await writeFile(join(app, 'dist', 'built.js'), 'an older release\'s build')
+  await writeFile(join(app, 'dist', 'built.js'), 'the app\'s own build')
+  await writeFile(join(app, '.env'), 'JWT_SECRET=left-over')
   await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'two')
   await rm(join(source, 'package.json'))
   const check = context(paths, true)
@@ -94,9 +95,9 @@ t.test('when the source changes, then ensureAppSynced copies only that as root\'
   await ensureAppSynced.run(context(paths))
   t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'two')
   t.notOk(existsSync(join(app, 'package.json')), 'deleted in the source, deleted in the app')
-  t.notOk(existsSync(join(app, 'dist')), 'a leftover build is deleted')
-  t.ok(existsSync(join(app, 'node_modules', 'pm2')), 'the app\'s node_modules is kept')
-  t.notOk(existsSync(join(app, '.env')), 'the host\'s .env never reaches the app')
+  t.ok(existsSync(join(app, 'dist', 'built.js')), 'the app\'s own build is kept')
+  t.ok(existsSync(join(app, 'node_modules', 'pm2')), 'and its node_modules')
+  t.notOk(existsSync(join(app, '.env')), 'a .env in the app dir is deleted: settings are read at provisioning only')
 })
 
 const hasRedisGroup = (await readAccounts()).group('redis') !== undefined
@@ -180,11 +181,11 @@ t.test('when Redis ran without the append-only file, then it is switched on live
 
 const asRoot = process.getuid?.() === 0
 
-t.test('when one service\'s folder changes, then a reload of that app only is owed; when shared code changes, of every app', { skip: !asRoot && 'node_modules must be root\'s: run as root' }, async (t) => {
+t.test('when one service\'s folder changes, then the build is owed a reload of that app only; when shared code changes, of every app', { skip: !asRoot && 'node_modules and dist/ must be root\'s: run as root' }, async (t) => {
   const dir = await tempDir(t)
   const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
   const app = paths.appDir
-  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].map((s) => `services/${s}/main.ts`)]) {
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
     await mkdir(join(app, file, '..'), { recursive: true })
     await writeFile(join(app, file), `${file}\n`)
   }
@@ -196,9 +197,10 @@ t.test('when one service\'s folder changes, then a reload of that app only is ow
   await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${await hashTree(app, ['package.json', 'package-lock.json'])}`)
   const firstRun = context(paths, true)
   await ensureAppBuilt.run(firstRun)
-  t.same(firstRun.changes, [`reload every app (new code in ${app})`], 'nothing known yet: every app, and no npm ci')
+  t.same(firstRun.changes, [`build dist/ in ${app} (for every app)`], 'nothing known yet: every app, and no npm ci')
 
   const stampAll = async (): Promise<void> => {
+    await writeStamp(paths.stateDir, 'app-build', `stripped ${await hashTree(app, ['services', 'platform.json'])}`)
     await writeStamp(paths.stateDir, 'app-build-shared', await hashTree(app, ['services/shared', 'platform.json', 'package.json', 'package-lock.json']))
     for (const [name, source] of [['auth', 'auth-api'], ['transactions', 'transaction-api'], ['loyalty', 'loyalty-worker'], ['dashboard', 'queue-dashboard']]) {
       await writeStamp(paths.stateDir, `app-build-${name}`, await hashTree(app, [`services/${source}`]))
@@ -207,12 +209,12 @@ t.test('when one service\'s folder changes, then a reload of that app only is ow
   await stampAll()
   const unchanged = context(paths, true)
   await ensureAppBuilt.run(unchanged)
-  t.same(unchanged.changes, [], 'installed and current: nothing')
+  t.same(unchanged.changes, [], 'installed, built and current: nothing')
 
   await writeFile(join(app, 'services/auth-api/main.ts'), 'changed\n')
   const oneApp = context(paths, true)
   await ensureAppBuilt.run(oneApp)
-  t.same(oneApp.changes, [`reload auth (new code in ${app})`])
+  t.same(oneApp.changes, [`build dist/ in ${app} (for auth)`])
   t.ok(await oneApp.pending.has('pm2-reload:auth'), 'auth owes a reload')
   for (const other of ['transactions', 'loyalty', 'dashboard']) t.notOk(await oneApp.pending.has(`pm2-reload:${other}`), `${other} does not`)
   t.notOk(await oneApp.pending.has('pm2-reload'))
@@ -221,7 +223,7 @@ t.test('when one service\'s folder changes, then a reload of that app only is ow
   await writeFile(join(app, 'services/shared/a.ts'), 'changed\n')
   const shared = context(paths, true)
   await ensureAppBuilt.run(shared)
-  t.same(shared.changes, [`reload every app (new code in ${app})`])
+  t.same(shared.changes, [`build dist/ in ${app} (for every app)`])
   t.ok(await shared.pending.has('pm2-reload'), 'shared code: every app')
 
   await stampAll()
@@ -246,7 +248,7 @@ t.test('when the dependencies were installed the old way (every one, owned by th
   await mkdir(join(app, 'node_modules'))
   const stale = context(paths, true)
   await ensureAppBuilt.run(stale)
-  t.match(stale.changes, [/^npm ci --omit=dev in .* \(production dependencies, as root\)$/, /^reload every app/], 'the old stamp: installed again')
+  t.match(stale.changes, [/^npm ci --omit=dev in .* \(production dependencies, as root\)$/, /^build dist\/ in .* \(for every app\)$/], 'the old stamp: installed again')
   t.ok(await stale.pending.has('pm2-reload'), 'new dependencies: every app')
 
   await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${oldStamp}`)
@@ -254,5 +256,35 @@ t.test('when the dependencies were installed the old way (every one, owned by th
   await chown(join(app, 'node_modules'), 1, 1)
   const notRoots = context(paths, true)
   await ensureAppBuilt.run(notRoots)
-  t.match(notRoots.changes, [/^npm ci --omit=dev/, /^reload every app/], 'node_modules not root\'s: installed again')
+  t.match(notRoots.changes, [/^npm ci --omit=dev/, /^build dist\/ .*\(for every app\)$/], 'node_modules not root\'s: installed again')
+})
+
+t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then it is built again as root\'s', { skip: !asRoot && 'needs root (chown)' }, async (t) => {
+  const dir = await tempDir(t)
+  const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
+  const app = paths.appDir
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
+    await mkdir(join(app, file, '..'), { recursive: true })
+    await writeFile(join(app, file), `${file}\n`)
+  }
+  await writeFile(join(app, 'platform.json'), '{}\n')
+  await mkdir(join(app, 'node_modules'))
+  const { hashTree } = await import('../../provision/lib/hash.ts')
+  const { writeStamp } = await import('../../provision/lib/stamps.ts')
+  const { ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
+  await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${await hashTree(app, ['package.json', 'package-lock.json'])}`)
+  await writeStamp(paths.stateDir, 'app-build', `stripped ${await hashTree(app, ['services', 'platform.json'])}`)
+  const { chown } = await import('node:fs/promises')
+  await writeFile(join(app, 'dist', 'services', 'auth-api', 'main.js.map'), 'a tsc source map')
+  await chown(join(app, 'dist'), 1, 1)
+  const ctx = context(paths)
+  await ensureAppBuilt.run(ctx)
+  t.match(ctx.changes, [/^build dist\/ in /])
+  t.equal((await lstat(join(app, 'dist'))).uid, 0, 'dist/ is root\'s')
+  t.equal(await readFile(join(app, 'dist', 'services', 'auth-api', 'main.js'), 'utf8'), 'services/auth-api/main.ts\n', 'built from the source')
+  t.notOk(existsSync(join(app, 'dist', 'services', 'auth-api', 'main.js.map')), 'nothing of the old build is left')
+  t.equal(await readFile(join(app, 'dist', 'platform.json'), 'utf8'), '{}\n', 'the manifest beside the services')
+  const again = context(paths)
+  await ensureAppBuilt.run(again)
+  t.same(again.changes, [], 'built: nothing the second time')
 })
