@@ -162,10 +162,11 @@ async function provisionFreshRoot(ctx: Context, root: string): Promise<void> {
   } catch {
     report = undefined
   }
+  await writeFile(join(cacheDir(), 'last-run.log'), `${result.stdout}\n--- stderr\n${result.lines.map((line) => `${(line.ms / 1000).toFixed(2)} ${line.text}`).join('\n')}\n`)
   if (result.code !== 0 || report === undefined) {
     const failed = report?.steps.find((step) => step.status === 'failed')
     throw new Error(`bootstrap.sh in the fresh root exited ${result.code}${failed ? ` (${failed.name}: ${failed.failure?.message ?? ''})` : ''}:\n` +
-      result.lines.slice(-20).map((line) => line.text).join('\n'))
+      result.lines.slice(-20).map((line) => line.text).join('\n') + `\n(stdout and stderr: ${join(cacheDir(), 'last-run.log')})`)
   }
   // Healthy: the provisioner's smoke test passed; and the platform answers through nginx.
   const health = await fetch('http://127.0.0.1:80/authentication/health', { signal: AbortSignal.timeout(5000) })
@@ -219,6 +220,8 @@ export async function firstProvisionScenario(ctx: Context): Promise<void> {
     mounted.push(join(root, 'dev/pts'))
     await writeFile(join(root, 'etc/hostname'), 'yoyo-first-provision\n')
 
+    // The bench's own client of the machine's Redis loses it for the run: quietly (it reconnects after).
+    ctx.redis.on('error', () => {})
     await stopMachinePlatform(ctx.log)
     stopped = true
     await provisionFreshRoot(ctx, root)
