@@ -9,7 +9,10 @@ import { $, retry } from '../lib/shell.ts'
 import { readStamp, writeStamp } from '../lib/stamps.ts'
 import { networkEnvironment, pathWith } from '../lib/system.ts'
 
-const dependencyInputs = ['package.json', 'package-lock.json']
+// The app's dependencies, and the provisioner's own (zx, diff): `yoyo-status` runs provision/status.ts
+// from the app dir, so they are installed there too (provision/node_modules is not copied: see ensureAppSynced).
+export const dependencyInputs = ['package.json', 'package-lock.json', 'provision/package.json', 'provision/package-lock.json']
+const installDirs = ['.', 'provision']
 // What every app runs besides its own folder (appReloads): the shared code, the manifest, the dependencies.
 const sharedInputs = ['services/shared', 'platform.json', 'package.json', 'package-lock.json']
 // What the build (scripts/build.ts: the services' types stripped into dist/) is made from.
@@ -89,7 +92,8 @@ export const ensureAppBuilt: Step = {
       if (!ctx.check) {
         // npm ci empties node_modules but keeps the directory: one the app user owns (an older layout) goes.
         if (!(await ownedByRoot(nodeModules))) await rm(nodeModules, { recursive: true, force: true })
-        await retry(3, '5s', () => $({ env: npmEnvironment(ctx), cwd: appDir })`${npm(ctx)} ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error`)
+        // Both at once: they share nothing but the network.
+        await Promise.all(installDirs.map((dir) => retry(3, '5s', () => $({ env: npmEnvironment(ctx), cwd: join(appDir, dir) })`${npm(ctx)} ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error`)))
         await writeStamp(stateDir, 'app-dependencies', dependencies)
       }
     }
