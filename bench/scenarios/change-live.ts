@@ -115,7 +115,7 @@ export async function changeLiveScenario(ctx: Context): Promise<void> {
   const copy = await mkdtemp('/var/tmp/yoyo-change-live-')
   try {
     // A copy of the checkout, with the provisioner's own dependencies (no npm ci in the timed runs).
-    await run('sh', ['-c', 'tar -C "$1" --exclude=./node_modules --exclude=./.git --exclude=./.tap --exclude=./dist -cf - . | tar -C "$2" -xf - && cp -a "$1/provision/node_modules" "$2/provision/"', 'copy', ctx.settings.provisionDir, copy])
+    await run('sh', ['-c', 'tar -C "$1" --exclude=./node_modules --exclude=./.git --exclude=./.tap --exclude=./.vagrant --exclude=./dist -cf - . | tar -C "$2" -xf - && cp -a "$1/provision/node_modules" "$2/provision/"', 'copy', ctx.settings.provisionDir, copy])
     const check = await run('sh', [join(copy, 'provision/bootstrap.sh'), '--check', '--quiet'], { env: deployEnv() }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
     if (check !== 0) {
       ctx.notes.push(`scenario 9 skipped: \`--check\` from a copy of ${ctx.settings.provisionDir} exited ${check} (this checkout is not what is provisioned); run with --provision-dir <the provisioned checkout>`)
