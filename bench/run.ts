@@ -3,6 +3,7 @@
 // docs/performance.md for what each scenario measures and where the platform stands.
 //
 // Options: --smoke (a few seconds per scenario), --only http,redis,auth,e2e,memory,drain,provision,
+// first-provision,change-live (those two stop or redeploy the machine's platform: not in --smoke),
 // --runs n, --duration s, --connections n, --jobs n, --instances 1,2,4, --rate n, --provision-dir path,
 // --env-file path, --no-wait (do not wait for a CI run to finish).
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -19,8 +20,10 @@ import { readEnvFile } from './lib/platform.ts'
 import { startTarget, type Target, waitForCi } from './lib/processes.ts'
 import { markdown, type Report, table } from './lib/report.ts'
 import { authScenario } from './scenarios/auth.ts'
+import { changeLiveScenario } from './scenarios/change-live.ts'
 import { drainScenario } from './scenarios/drain.ts'
 import { e2eScenario } from './scenarios/e2e.ts'
+import { firstProvisionScenario } from './scenarios/first-provision.ts'
 import { httpScenario } from './scenarios/http.ts'
 import { memoryScenario } from './scenarios/memory.ts'
 import { provisionScenario } from './scenarios/provision.ts'
@@ -55,7 +58,8 @@ const settings: Settings = {
   e2eSeconds: smoke ? 2 : 10,
   provisionDir: values['provision-dir'] ?? root,
 }
-const scenarios = new Set((values.only ?? 'memory,redis,http,auth,e2e,drain,provision').split(','))
+// first-provision and change-live stop or redeploy the machine's platform (about 2 minutes): full runs only.
+const scenarios = new Set((values.only ?? `memory,redis,http,auth,e2e,drain,provision${smoke ? '' : ',change-live,first-provision'}`).split(','))
 const log = (line: string): void => void process.stdout.write(`${line}\n`)
 
 /** The platform's router config (same renderer as the provisioner) with the token rate limit lifted. */
@@ -103,6 +107,8 @@ async function main(): Promise<void> {
       ['memory', '6 memory, after load', () => memoryScenario(ctx, 'after load')],
       ['drain', '4 loyalty drain', () => drainScenario(ctx)],
       ['provision', '7 provisioning', () => provisionScenario(ctx)],
+      ['change-live', '9 change → live', () => changeLiveScenario(ctx)],
+      ['first-provision', '8 first provisioning', () => firstProvisionScenario(ctx)],
     ]
     for (const [key, title, step] of steps) {
       if (!scenarios.has(key)) continue

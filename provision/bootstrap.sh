@@ -109,7 +109,8 @@ stamp=$HERE/node_modules/.yoyo-lock-sha256
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$lock_hash" ]; then
   say "installing the provisioner's dependencies (npm ci in $HERE)"
   tries=0
-  until (cd "$HERE" && npm ci --omit=dev --no-audit --no-fund --loglevel=error --registry="$REGISTRY/"); do
+  # npm's summary ("added 2 packages") to stderr: stdout is the provisioner's (--json prints one document there).
+  until (cd "$HERE" && npm ci --omit=dev --no-audit --no-fund --loglevel=error --registry="$REGISTRY/" >&2); do
     tries=$((tries + 1))
     [ "$tries" -lt 3 ] || die "npm ci failed 3 times in $HERE"
     sleep $((tries * 5))

@@ -135,4 +135,6 @@ Try it (HTTPie; \`${paths.statusCommand}\` shows the above again):
   if (err instanceof UsageError) process.stderr.write('(--help lists the options)\n')
   code = err instanceof UsageError ? 64 : 1
 }
+// stdout may be a pipe (--json read by a script): exiting before it is flushed would cut the document short.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
 process.exit(code)

@@ -4,7 +4,7 @@ export interface Pm2Process {
   pid?: number
   pm_id?: number
   monit?: { memory?: number; cpu?: number }
-  pm2_env?: { status?: string; exec_mode?: string; restart_time?: number; pm_uptime?: number }
+  pm2_env?: { status?: string; exec_mode?: string; restart_time?: number; pm_uptime?: number; pm_exec_path?: string }
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { appNamesOf, platform } from '../../services/shared/platform.ts'
+import { appNamesOf, builtEntryOf, platform } from '../../services/shared/platform.ts'
 import type { Context, RunContext, Step } from '../lib/context.ts'
 import { appEnvironmentOf } from '../lib/settings.ts'
 import { reloadAction } from './ensure-app-built.ts'
@@ -83,6 +83,14 @@ async function processList(ctx: RunContext): Promise<Pm2Process[]> {
 }
 
 const countOf = (list: Pm2Process[], name: string) => processesOf(list, name).length
+
+/**
+ * The apps PM2 runs from another entry than the ecosystem's (an older release's dist/<source>/main.js):
+ * `pm2 reload` keeps the script a process was started with, so these are deleted and started again.
+ */
+function entryMoved(ctx: Context, list: Pm2Process[]): string[] {
+  return appNames.filter((app) => list.some((p) => p.name === app && p.pm2_env?.pm_exec_path !== undefined && p.pm2_env.pm_exec_path !== join(ctx.paths.appDir, builtEntryOf(platform, app))))
+}
 
 async function errorLogTail(ctx: Context, name: string): Promise<string> {
   return readTail(join(ctx.paths.pm2Home, 'logs', `${name}-error.log`), 15)
@@ -191,8 +199,9 @@ export const ensurePm2Running: Step = {
       },
     })
     let list = await ctx.facts.get(PM2_LIST, () => runningProcesses(ctx), ctx.nothingChangedEarlier && !started)
+    const moved = entryMoved(ctx, list)
     const fingerprint = await appsFingerprint(ctx)
-    const plan = await reloadPlan(ctx, appsNotOnline(list, appNames), fingerprint)
+    const plan = await reloadPlan(ctx, [...new Set([...appsNotOnline(list, appNames), ...moved])], fingerprint)
     const apps = plan.apps === 'all' ? appNames : plan.apps
     // Only the apps a change is owed to: the others keep serving, untouched.
     const only = plan.apps === 'all' ? [] : ['--only', apps.join(',')]
@@ -201,8 +210,16 @@ export const ensurePm2Running: Step = {
       holds: () => apps.length === 0,
       run: async () => {
         ctx.shared.reloaded = apps
+        // Started afresh from the new entry, with as many processes as before (a scale by hand is kept).
+        const before = Object.fromEntries(moved.map((app) => [app, countOf(list, app)]))
+        for (const app of moved) await pm2(ctx, ['delete', app])
         await pm2(ctx, ['startOrReload', join(ctx.paths.appDir, 'ecosystem.config.cjs'), '--update-env', ...only])
         list = await waitUntilOnline(ctx)
+        for (const app of moved) {
+          if (countOf(list, app) === before[app] || platform.apps[app]!.process.mode !== 'cluster') continue
+          await pm2(ctx, ['scale', app, String(before[app])])
+          list = await waitUntilOnline(ctx, app === LOYALTY ? before[app] : undefined)
+        }
         await pm2(ctx, ['save', '--force'])
         await writeStamp(ctx.paths.stateDir, 'pm2-apps', fingerprint)
         await ctx.pending.done(reloadAction())

@@ -24,13 +24,13 @@ t.test('when NODE_OPTIONS holds an --import loader, then bootstrap.sh keeps it f
   const nodeOptions = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(loader).href}`].filter(Boolean).join(' ')
 
   // A copy of provision/ and what it loads from the source (nginx/, services/ for the OpenAPI document and
-  // the manifest's loader, platform.json): bootstrap.sh may `npm ci` next to itself, and the source tree
+  // the manifest's loader, platform.json, scripts/build.ts for the build): bootstrap.sh may `npm ci` next to itself, and the source tree
   // is not this test's to change while other test files import from it. No node_modules but its own: the
   // provisioner must run without the app's packages, as on a fresh VM.
   const copy = join(dir, 'provision')
   const root = join(bootstrap, '..', '..')
   await cp(join(root, 'provision'), copy, { recursive: true })
-  for (const path of ['nginx', 'services', 'platform.json']) {
+  for (const path of ['nginx', 'services', 'platform.json', 'scripts/build.ts']) {
     await cp(join(root, path), join(dir, path), { recursive: true, filter: (source) => !source.includes('node_modules') })
   }
   const result = await run('sh', [join(copy, 'bootstrap.sh'), '--check', '--only', 'ensurePackages'], {

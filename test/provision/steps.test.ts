@@ -55,14 +55,14 @@ const hasRsync = (() => {
   }
 })()
 
-t.test('when the source changes, then ensureAppSynced copies only that, keeps the app\'s own builds, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
+t.test('when the source changes, then ensureAppSynced copies only that as root\'s read-only files, keeps the machine\'s node_modules and dist/, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
   const dir = await tempDir(t)
   const source = join(dir, 'src')
   const app = join(dir, 'app')
   await mkdir(join(source, 'services', 'auth-api'), { recursive: true })
   await mkdir(join(source, 'node_modules', 'x'), { recursive: true })
   await mkdir(join(source, 'dist'), { recursive: true })
-  await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'one')
+  await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'one', { mode: 0o666 })
   await writeFile(join(source, 'package.json'), '{}')
   await writeFile(join(source, 'node_modules', 'x', 'index.js'), 'host build')
   await writeFile(join(source, 'dist', 'main.js'), 'host build')
@@ -74,21 +74,25 @@ t.test('when the source changes, then ensureAppSynced copies only that, keeps th
   t.match(first.changes.join('\n'), /mkdir .*app[\s\S]*copy \d+ changed path/)
   t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'one')
   t.equal((await lstat(join(app, 'package.json'))).mode & 0o777, 0o640)
+  t.equal((await lstat(join(app, 'services', 'auth-api', 'main.ts'))).mode & 0o777, 0o640, 'the source\'s own mode does not matter: 0640')
   t.equal((await lstat(join(app, 'services'))).mode & 0o777, 0o750)
+  t.equal((await lstat(join(app, 'services', 'auth-api', 'main.ts'))).uid, 0, 'root\'s')
   for (const excluded of ['node_modules', 'dist', '.env']) t.notOk(existsSync(join(app, excluded)), `${excluded} not copied`)
 
   await mkdir(join(app, 'node_modules', 'pm2'), { recursive: true })
-  await mkdir(join(app, 'dist'))
-  await writeFile(join(app, 'dist', 'built.js'), 'the app\'s own build')
   const second = context(paths)
   await ensureAppSynced.run(second)
   t.same(second.changes, [], 'nothing to copy the second time')
 
+  // The machine's own build (ensureAppBuilt), and what no copy should have left there.
+  await mkdir(join(app, 'dist'))
+  await writeFile(join(app, 'dist', 'built.js'), 'the app\'s own build')
+  await writeFile(join(app, '.env'), 'JWT_SECRET=left-over')
   await writeFile(join(source, 'services', 'auth-api', 'main.ts'), 'two')
   await rm(join(source, 'package.json'))
   const check = context(paths, true)
   await ensureAppSynced.run(check)
-  t.match(check.changes, [/copy 2 changed path/])
+  t.match(check.changes, [/copy \d+ changed path/])
   t.equal(await readFile(join(app, 'services', 'auth-api', 'main.ts'), 'utf8'), 'one', '--check copied nothing')
 
   await ensureAppSynced.run(context(paths))
@@ -96,6 +100,7 @@ t.test('when the source changes, then ensureAppSynced copies only that, keeps th
   t.notOk(existsSync(join(app, 'package.json')), 'deleted in the source, deleted in the app')
   t.ok(existsSync(join(app, 'dist', 'built.js')), 'the app\'s own build is kept')
   t.ok(existsSync(join(app, 'node_modules', 'pm2')), 'and its node_modules')
+  t.notOk(existsSync(join(app, '.env')), 'a .env in the app dir is deleted: settings are read at provisioning only')
 })
 
 const hasRedisGroup = (await readAccounts()).group('redis') !== undefined
@@ -188,7 +193,9 @@ t.test('when Redis ran without the append-only file, then it is switched on live
   t.equal(await client.get('user:alice'), 'still here')
 })
 
-t.test('when one service\'s folder changes, then the build is owed a reload of that app only; when shared code changes, of every app', async (t) => {
+const asRoot = process.getuid?.() === 0
+
+t.test('when one service\'s folder changes, then the build is owed a reload of that app only; when shared code changes, of every app', { skip: !asRoot && 'node_modules and dist/ must be root\'s: run as root' }, async (t) => {
   const dir = await tempDir(t)
   const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
   const app = paths.appDir
@@ -199,17 +206,16 @@ t.test('when one service\'s folder changes, then the build is owed a reload of t
   await mkdir(join(app, 'node_modules'))
   const { hashTree } = await import('../../provision/lib/hash.ts')
   const { writeStamp } = await import('../../provision/lib/stamps.ts')
-  const { ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
-  // As a finished build leaves it: every stamp current.
-  await writeStamp(paths.stateDir, 'app-dependencies', await hashTree(app, ['package.json', 'package-lock.json']))
+  const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
+  // As a finished install leaves it: the dependencies' stamp current.
+  await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${await hashTree(app, dependencyInputs)}`)
   const firstRun = context(paths, true)
   await ensureAppBuilt.run(firstRun)
-  t.match(firstRun.changes, [/npm run build in .* \(for every app\)/], 'nothing known yet: every app')
+  t.same(firstRun.changes, [`build dist/ in ${app} (for every app)`], 'nothing known yet: every app, and no npm ci')
 
-  const buildInputs = ['services', 'platform.json', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']
   const stampAll = async (): Promise<void> => {
-    await writeStamp(paths.stateDir, 'app-build', await hashTree(app, buildInputs))
-    await writeStamp(paths.stateDir, 'app-build-shared', await hashTree(app, ['services/shared', 'platform.json', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json']))
+    await writeStamp(paths.stateDir, 'app-build', `stripped ${await hashTree(app, ['services', 'platform.json'])}`)
+    await writeStamp(paths.stateDir, 'app-build-shared', await hashTree(app, ['services/shared', 'platform.json', 'package.json', 'package-lock.json']))
     for (const [name, source] of [['auth', 'auth-api'], ['transactions', 'transaction-api'], ['loyalty', 'loyalty-worker'], ['dashboard', 'queue-dashboard']]) {
       await writeStamp(paths.stateDir, `app-build-${name}`, await hashTree(app, [`services/${source}`]))
     }
@@ -217,12 +223,12 @@ t.test('when one service\'s folder changes, then the build is owed a reload of t
   await stampAll()
   const unchanged = context(paths, true)
   await ensureAppBuilt.run(unchanged)
-  t.same(unchanged.changes, [], 'built and current: nothing')
+  t.same(unchanged.changes, [], 'installed, built and current: nothing')
 
   await writeFile(join(app, 'services/auth-api/main.ts'), 'changed\n')
   const oneApp = context(paths, true)
   await ensureAppBuilt.run(oneApp)
-  t.match(oneApp.changes, [/npm run build in .* \(for auth\)$/])
+  t.same(oneApp.changes, [`build dist/ in ${app} (for auth)`])
   t.ok(await oneApp.pending.has('pm2-reload:auth'), 'auth owes a reload')
   for (const other of ['transactions', 'loyalty', 'dashboard']) t.notOk(await oneApp.pending.has(`pm2-reload:${other}`), `${other} does not`)
   t.notOk(await oneApp.pending.has('pm2-reload'))
@@ -231,6 +237,68 @@ t.test('when one service\'s folder changes, then the build is owed a reload of t
   await writeFile(join(app, 'services/shared/a.ts'), 'changed\n')
   const shared = context(paths, true)
   await ensureAppBuilt.run(shared)
-  t.match(shared.changes, [/\(for every app\)$/])
+  t.same(shared.changes, [`build dist/ in ${app} (for every app)`])
   t.ok(await shared.pending.has('pm2-reload'), 'shared code: every app')
+
+  await stampAll()
+  const nothingMore = context(paths, true)
+  await ensureAppBuilt.run(nothingMore)
+  t.same(nothingMore.changes, [], 'stamped: nothing')
+})
+
+t.test('when the dependencies were installed the old way (every one, owned by the app user), then they are installed again, production only, as root', { skip: !asRoot && 'needs root (chown)' }, async (t) => {
+  const dir = await tempDir(t)
+  const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
+  const app = paths.appDir
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].map((s) => `services/${s}/main.ts`)]) {
+    await mkdir(join(app, file, '..'), { recursive: true })
+    await writeFile(join(app, file), `${file}\n`)
+  }
+  const { hashTree } = await import('../../provision/lib/hash.ts')
+  const { writeStamp } = await import('../../provision/lib/stamps.ts')
+  const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
+  const oldStamp = await hashTree(app, dependencyInputs)
+  await writeStamp(paths.stateDir, 'app-dependencies', oldStamp)
+  await mkdir(join(app, 'node_modules'))
+  const stale = context(paths, true)
+  await ensureAppBuilt.run(stale)
+  t.match(stale.changes, [/^npm ci --omit=dev in .* \(production dependencies, as root\)$/, /^build dist\/ in .* \(for every app\)$/], 'the old stamp: installed again')
+  t.ok(await stale.pending.has('pm2-reload'), 'new dependencies: every app')
+
+  await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${oldStamp}`)
+  const { chown } = await import('node:fs/promises')
+  await chown(join(app, 'node_modules'), 1, 1)
+  const notRoots = context(paths, true)
+  await ensureAppBuilt.run(notRoots)
+  t.match(notRoots.changes, [/^npm ci --omit=dev/, /^build dist\/ .*\(for every app\)$/], 'node_modules not root\'s: installed again')
+})
+
+t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then it is built again as root\'s', { skip: !asRoot && 'needs root (chown)' }, async (t) => {
+  const dir = await tempDir(t)
+  const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
+  const app = paths.appDir
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
+    await mkdir(join(app, file, '..'), { recursive: true })
+    await writeFile(join(app, file), `${file}\n`)
+  }
+  await writeFile(join(app, 'platform.json'), '{}\n')
+  await mkdir(join(app, 'node_modules'))
+  const { hashTree } = await import('../../provision/lib/hash.ts')
+  const { writeStamp } = await import('../../provision/lib/stamps.ts')
+  const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
+  await writeStamp(paths.stateDir, 'app-dependencies', `production, root-owned ${await hashTree(app, dependencyInputs)}`)
+  await writeStamp(paths.stateDir, 'app-build', `stripped ${await hashTree(app, ['services', 'platform.json'])}`)
+  const { chown } = await import('node:fs/promises')
+  await writeFile(join(app, 'dist', 'services', 'auth-api', 'main.js.map'), 'a tsc source map')
+  await chown(join(app, 'dist'), 1, 1)
+  const ctx = context(paths)
+  await ensureAppBuilt.run(ctx)
+  t.match(ctx.changes, [/^build dist\/ in /])
+  t.equal((await lstat(join(app, 'dist'))).uid, 0, 'dist/ is root\'s')
+  t.equal(await readFile(join(app, 'dist', 'services', 'auth-api', 'main.js'), 'utf8'), 'services/auth-api/main.ts\n', 'built from the source')
+  t.notOk(existsSync(join(app, 'dist', 'services', 'auth-api', 'main.js.map')), 'nothing of the old build is left')
+  t.equal(await readFile(join(app, 'dist', 'platform.json'), 'utf8'), '{}\n', 'the manifest beside the services')
+  const again = context(paths)
+  await ensureAppBuilt.run(again)
+  t.same(again.changes, [], 'built: nothing the second time')
 })
