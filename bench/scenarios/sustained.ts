@@ -232,6 +232,7 @@ export async function sustainedScenario(ctx: Context): Promise<void> {
   addRow(ctx, { scenario: s, measure: 'POST /transactions p99', unit: 'ms', value: txP99, target: '< 15', met: txP99.median < 15 })
   addRow(ctx, { scenario: s, measure: 'accepted ÷ express echo (same run)', unit: 'ratio', value: vsEcho, target: '≥ 0.35', met: vsEcho.median >= 0.35 })
   addRow(ctx, { scenario: s, measure: 'jobs processed during the load', unit: 'jobs/s', value: figure(platformRuns.map((r) => r.processedRate)) })
+  addRow(ctx, { scenario: s, measure: 'jobs processed ÷ accepted during the load', unit: 'ratio', value: figure(platformRuns.map((r) => r.processedRate / r.load.okRps)) })
   addRow(ctx, { scenario: s, measure: 'backlog at the end of the load', unit: 'jobs', value: figure(platformRuns.map((r) => r.backlogEnd)) })
   addRow(ctx, { scenario: s, measure: 'backlog, the most seen during the load', unit: 'jobs', value: figure(platformRuns.map((r) => r.backlogMax)) })
   addRow(ctx, { scenario: s, measure: "backlog growth over the load's second half", unit: 'jobs/s', value: growth, target: '≤ 1% of accepted', met: growth.median <= txRps.median / 100 })
