@@ -41,6 +41,11 @@ const common = {
   // Crash loops back off (100 ms doubling up to 15 s) instead of hammering Redis.
   exp_backoff_restart_delay: 100,
   max_memory_restart: '300M',
+  // No PM2 metrics module (@pm2/io) in the service processes: it is loaded into each one for
+  // `pm2 monit`'s heap and event-loop gauges, which nothing on the platform reads (yoyo-status and the
+  // provisioner read `pm2 jlist`'s CPU and memory, which PM2 measures from outside). Footprint:
+  // docs/performance.md.
+  pmx: false,
   // One log file per app (not one per instance), under PM2_HOME/logs; the services already write JSON
   // lines with their own timestamps. Rotated by /etc/logrotate.d/yoyo-platform.
   merge_logs: true,

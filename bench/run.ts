@@ -2,9 +2,10 @@
 // and prints a table, written as JSON and Markdown to bench/results/<mode>.{json,md}. See
 // docs/performance.md for what each scenario measures and where the platform stands.
 //
-// Options: --smoke (a few seconds per scenario), --only http,redis,auth,e2e,memory,drain,provision,
+// Options: --smoke (a few seconds per scenario), --only http,redis,auth,e2e,memory,drain,sustained,provision,
 // first-provision,change-live (those two stop or redeploy the machine's platform: not in --smoke),
-// --runs n, --duration s, --connections n, --jobs n, --instances 1,2,4, --rate n, --provision-dir path,
+// --runs n, --duration s, --connections n, --jobs n, --instances 1,2,4, --rate n, --sustained s
+// (the sustained scenario's seconds per run), --provision-dir path,
 // --env-file path, --no-wait (do not wait for a CI run to finish).
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
@@ -28,6 +29,7 @@ import { httpScenario } from './scenarios/http.ts'
 import { memoryScenario } from './scenarios/memory.ts'
 import { provisionScenario } from './scenarios/provision.ts'
 import { redisScenario } from './scenarios/redis.ts'
+import { sustainedScenario } from './scenarios/sustained.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     jobs: { type: 'string' },
     instances: { type: 'string' },
     rate: { type: 'string' },
+    sustained: { type: 'string' },
     'provision-dir': { type: 'string' },
     'env-file': { type: 'string', default: '/etc/yoyo-platform/platform.env' },
     'no-wait': { type: 'boolean', default: false },
@@ -56,10 +59,12 @@ const settings: Settings = {
   loyaltyInstances: (values.instances ?? (smoke ? '1,2' : '1,2,4')).split(',').map(Number),
   e2eRate: num(values.rate, smoke ? 50 : 500),
   e2eSeconds: smoke ? 2 : 10,
+  sustainedSeconds: num(values.sustained, smoke ? 3 : 20),
+  sustainedConnections: 32,
   provisionDir: values['provision-dir'] ?? root,
 }
 // first-provision and change-live stop or redeploy the machine's platform (about 2 minutes): full runs only.
-const scenarios = new Set((values.only ?? `memory,redis,http,auth,e2e,drain,provision${smoke ? '' : ',change-live,first-provision'}`).split(','))
+const scenarios = new Set((values.only ?? `memory,redis,http,auth,e2e,sustained,drain,provision${smoke ? '' : ',change-live,first-provision'}`).split(','))
 const log = (line: string): void => void process.stdout.write(`${line}\n`)
 
 /** The platform's router config (same renderer as the provisioner) with the token rate limit lifted. */
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
       ['http', '1 + 3 HTTP baselines and POST /transactions', () => httpScenario(ctx)],
       ['auth', '2 POST /authentication/token', () => authScenario(ctx)],
       ['e2e', '5 end-to-end latency', () => e2eScenario(ctx)],
+      ['sustained', '8 sustained load through :80 with the workers running', () => sustainedScenario(ctx)],
       ['memory', '6 memory, after load', () => memoryScenario(ctx, 'after load')],
       ['drain', '4 loyalty drain', () => drainScenario(ctx)],
       ['provision', '7 provisioning', () => provisionScenario(ctx)],

@@ -63,3 +63,24 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
     if (keys.length > 0) await redis.del(...keys)
   } while (cursor !== '0')
 }
+
+/**
+ * Deletes the transaction records of one user created at or after `sinceIso` (a seeded user the sustained
+ * scenario transacted as: its records are not under BENCH_USER_BASE). Run only once their jobs are done.
+ */
+export async function deleteRecordsOf(redis: Redis, userId: number, sinceIso: string): Promise<number> {
+  let cursor = '0'
+  let deleted = 0
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', 'transaction:*', 'COUNT', 2000)
+    cursor = next
+    if (found.length === 0) continue
+    const fields = (await found.reduce((p, key) => p.hmget(key, 'user_id', 'created_at'), redis.pipeline()).exec()) ?? []
+    const mine = found.filter((_, i) => {
+      const [owner, createdAt] = (fields[i]?.[1] ?? []) as [string | null, string | null]
+      return Number(owner) === userId && createdAt !== null && createdAt >= sinceIso
+    })
+    if (mine.length > 0) deleted += await redis.del(...mine)
+  } while (cursor !== '0')
+  return deleted
+}

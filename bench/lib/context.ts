@@ -17,6 +17,9 @@ export interface Settings {
   /** End-to-end: transactions per second, and for how long. */
   e2eRate: number
   e2eSeconds: number
+  /** Scenario 8 (sustained load with the workers running): seconds per run and connections. */
+  sustainedSeconds: number
+  sustainedConnections: number
   /** Where the provisioner to time lives (a checkout equal to what is provisioned). */
   provisionDir: string
 }

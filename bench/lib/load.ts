@@ -23,6 +23,9 @@ export interface LoadResult {
   p50: number
   p99: number
   total: number
+  /** Responses with a 2xx status. */
+  ok: number
+  seconds: number
   non2xx: number
   errors: number
 }
@@ -61,6 +64,8 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     p50: result.latency.p50,
     p99: result.latency.p99,
     total,
+    ok,
+    seconds,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   }

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -84,4 +84,11 @@ export async function waitForCi(maxMs: number, log: (line: string) => void): Pro
     told = true
     await sleep(5000)
   }
+}
+
+/** The pids whose parent is `pid` (e.g. nginx's workers under its master), from /proc. */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number)
+  const parents = await Promise.all(pids.map((p) => parentOf(p)))
+  return pids.filter((_, i) => parents[i] === pid)
 }
