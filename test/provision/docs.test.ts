@@ -1,30 +1,20 @@
 // ensureDocsPublished and ensureStatusCommand on temp paths: the docs site's files written once,
 // unchanged the second time, stale ones removed, nothing written under --check.
-import { factCache } from '../../provision/lib/facts.ts'
 import { existsSync } from 'node:fs'
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Context } from '../../provision/lib/context.ts'
 import { defaultPaths, type Paths } from '../../provision/lib/paths.ts'
-import { pendingActions } from '../../provision/lib/pending.ts'
-import { resolveSettings } from '../../provision/lib/settings.ts'
 import { ensureDocsPublished } from '../../provision/steps/docs.ts'
 import { ensureStatusCommand } from '../../provision/steps/status-command.ts'
 import { openApiDocument } from '../../services/shared/openapi.ts'
+import { stepContext } from '../helpers/step-context.ts'
 
 const isRoot = process.getuid?.() === 0
 
-function context(paths: Paths, check = false): Context & { changes: string[] } {
-  const changes: string[] = []
-  return {
-    check, verbose: false, paths, appUser: 'root', settings: resolveSettings({ HOST_PORT: '8080' }),
-    runtime: { node: '/usr/local/bin/node', systemd: false, loginUsers: [] },
-    pending: pendingActions(join(paths.stateDir, 'pending'), check), facts: factCache(), shared: {}, changes,
-    note: (change) => changes.push(change), detail: () => {}, nothingChangedEarlier: false,
-  }
-}
+// The Node.js the status command names: the one the provisioner installs.
+const context = (paths: Paths, check = false) => ({ ...stepContext(paths, check, { HOST_PORT: '8080' }), runtime: { node: '/usr/local/bin/node', systemd: false, loginUsers: [] } })
 
 t.test('when the docs are published, then the site is written once, stale files go, and --check writes nothing', { skip: !isRoot && 'files are owned by root' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'yoyo-docs-step-'))

@@ -2,50 +2,24 @@
 // pm2-list.ts, files.ts' validation), on temp paths and real processes.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { lstat, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ensureCommand, madeEarlier } from '../../provision/lib/command.ts'
-import type { Context } from '../../provision/lib/context.ts'
 import { factCache } from '../../provision/lib/facts.ts'
 import { ensureFile, ensureSymlink } from '../../provision/lib/files.ts'
 import { installedPackages } from '../../provision/lib/packages.ts'
 import { defaultPaths } from '../../provision/lib/paths.ts'
-import { pendingActions } from '../../provision/lib/pending.ts'
 import { appsNotOnline, parsePm2List } from '../../provision/lib/pm2-list.ts'
 import { ensureService, type ServiceSpec } from '../../provision/lib/service.ts'
-import { resolveSettings } from '../../provision/lib/settings.ts'
 import { configureShell } from '../../provision/lib/shell.ts'
 import { runningPid } from '../../provision/lib/system.ts'
 import { done, notYet, waitUntil } from '../../provision/lib/wait.ts'
+import { stepContext, tempDir } from '../helpers/step-context.ts'
 
 configureShell(false)
 
-async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'yoyo-resources-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function context(dir: string, check = false): Context & { changes: string[] } {
-  const changes: string[] = []
-  return {
-    check,
-    verbose: false,
-    paths: defaultPaths(dir),
-    appUser: 'root',
-    settings: resolveSettings({}),
-    runtime: { node: process.execPath, systemd: false, loginUsers: [] },
-    pending: pendingActions(join(dir, 'pending'), check),
-    facts: factCache(),
-    shared: {},
-    changes,
-    note: (change) => changes.push(change),
-    detail: () => {},
-    nothingChangedEarlier: false,
-  }
-}
+const context = (dir: string, check = false) => stepContext(defaultPaths(dir), check)
 
 t.test('waitUntil', async (t) => {
   let clock = 0

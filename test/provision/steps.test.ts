@@ -1,50 +1,24 @@
 // Step logic on temp paths (the real machine paths are exercised by running the provisioner).
-import { factCache } from '../../provision/lib/facts.ts'
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import t, { type Test } from 'tap'
-import type { Context } from '../../provision/lib/context.ts'
+import t from 'tap'
 import { readAccounts } from '../../provision/lib/accounts.ts'
-import { defaultPaths, type Paths } from '../../provision/lib/paths.ts'
+import { defaultPaths } from '../../provision/lib/paths.ts'
 import { pendingActions } from '../../provision/lib/pending.ts'
-import { resolveSettings } from '../../provision/lib/settings.ts'
 import { configureShell } from '../../provision/lib/shell.ts'
 import { ensureAppSynced } from '../../provision/steps/ensure-app-synced.ts'
 import { ensureEnvironmentFile, requireSecrets } from '../../provision/steps/ensure-environment-file.ts'
 import { ensureRedisConfigured, keepDataAcrossRestart } from '../../provision/steps/redis.ts'
 import { startRedis } from '../helpers/redis-server.ts'
+import { stepContext, tempDir } from '../helpers/step-context.ts'
 
 configureShell(false)
 
-async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'yoyo-steps-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function context(paths: Paths, check = false): Context & { changes: string[] } {
-  const changes: string[] = []
-  return {
-    check,
-    verbose: false,
-    paths,
-    appUser: 'root',
-    settings: resolveSettings({}),
-    runtime: { node: process.execPath, systemd: false, loginUsers: [] },
-    pending: pendingActions(join(paths.stateDir, 'pending'), check),
-    facts: factCache(),
-    shared: {},
-    changes,
-    note: (change) => changes.push(change),
-    detail: () => {},
-    nothingChangedEarlier: false,
-  }
-}
+const context = stepContext
 
 const hasRsync = (() => {
   try {
