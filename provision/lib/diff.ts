@@ -19,8 +19,8 @@ function secretLine(line: string): Line {
   if (env !== null && (secretNames.has(env[2]!) || secretName.test(env[2]!))) return { key: env[2]!, prefix: `${env[1]}${env[2]}${env[3]}`, value: env[4]! }
   const directive = /^(\s*(requirepass|masterauth)\s+)(\S.*)$/.exec(line)
   if (directive !== null) return { key: directive[2]!, prefix: directive[1]!, value: directive[3]! }
-  // ACL users: `user name on >password ~keys +@cmds`.
-  const acl = /^(\s*user\s+(\S+)\s.*?>)(\S+)(.*)$/.exec(line)
+  // ACL users: `user name on >password ~keys +@cmds`, or `#<sha256 of it>` (provision/render/redis-acl.ts).
+  const acl = /^(\s*user\s+(\S+)\s.*?(?:>|#(?=[0-9a-f]{64}\b)))(\S+)(.*)$/.exec(line)
   if (acl !== null) return { key: `user ${acl[2]}`, prefix: acl[1]!, value: acl[3]!, suffix: acl[4]! }
   return undefined
 }

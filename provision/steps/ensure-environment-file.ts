@@ -1,17 +1,22 @@
 import { appNamesOf, platform, type PlatformManifest } from '../../services/shared/platform.ts'
+import { ownRedisUrlVariable } from '../../services/shared/redis-users.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { renderEnvFile, resolveSecrets, type Secrets } from '../lib/env-file.ts'
 import { ensureDirectory, ensureFile, readIfExists } from '../lib/files.ts'
 import { parseDotenv } from '../lib/settings.ts'
 import { reloadAction } from './ensure-app-built.ts'
 
-/** The apps that read a variable whose value differs between two env files (a variable the manifest does not name: all). */
+/**
+ * The apps that read a variable whose value differs between two env files: an app's own REDIS_URL_<APP>
+ * that app, a setting its apps, any other variable all.
+ */
 export function appsReading(manifest: PlatformManifest, before: string, after: string): string[] {
   const [old, next] = [parseDotenv(before), parseDotenv(after)]
   const changed = [...new Set([...Object.keys(old), ...Object.keys(next)])].filter((name) => old[name] !== next[name])
   const apps = new Set<string>()
   for (const name of changed) {
-    const readers = manifest.settings[name]?.apps ?? 'all'
+    const owner = appNamesOf(manifest).find((app) => ownRedisUrlVariable(app) === name)
+    const readers = owner !== undefined ? [owner] : (manifest.settings[name]?.apps ?? 'all')
     for (const app of readers === 'all' ? appNamesOf(manifest) : readers) apps.add(app)
   }
   return appNamesOf(manifest).filter((app) => apps.has(app))

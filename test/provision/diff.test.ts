@@ -10,12 +10,14 @@ t.test('when a text holds secrets, then each kind is redacted and the rest kept'
     'export SOME_API_TOKEN=eeeeeeee',
     'requirepass ffffffff',
     'user loyalty on >gggggggg ~loyalty:* +@read',
+    `user auth on #${'9'.repeat(64)} resetkeys ~user:* -@all +hget`,
+    'REDIS_URL_AUTH=redis://auth:iiiiiiii@127.0.0.1:6379/0',
     'upstream http://admin:hhhhhhhh@example.test/',
     'LOG_LEVEL=info',
     'JWT_SECRET=',
   ].join('\n')
   const redacted = redactSecrets(text)
-  for (const secret of ['aaaaaaaa', 'bbbbbbbb', 'cccccccc', 'dddddddd', 'eeeeeeee', 'ffffffff', 'gggggggg', 'hhhhhhhh']) t.notMatch(redacted, secret, `${secret} is gone`)
+  for (const secret of ['aaaaaaaa', 'bbbbbbbb', 'cccccccc', 'dddddddd', 'eeeeeeee', 'ffffffff', 'gggggggg', 'hhhhhhhh', '9'.repeat(64), 'iiiiiiii']) t.notMatch(redacted, secret, `${secret} is gone`)
   t.same(redacted.split('\n'), [
     'JWT_SECRET=<redacted>',
     'REDIS_PASSWORD=<redacted>',
@@ -24,6 +26,8 @@ t.test('when a text holds secrets, then each kind is redacted and the rest kept'
     'export SOME_API_TOKEN=<redacted>',
     'requirepass <redacted>',
     'user loyalty on ><redacted> ~loyalty:* +@read',
+    'user auth on #<redacted> resetkeys ~user:* -@all +hget',
+    'REDIS_URL_AUTH=<redacted>',
     'upstream http://admin:<redacted>@example.test/',
     'LOG_LEVEL=info',
     'JWT_SECRET=',

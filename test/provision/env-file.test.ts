@@ -112,6 +112,11 @@ t.test('when ensureEnvironmentFile runs twice, then the secrets are kept, the fi
   t.same((await readdir(join(dir, 'state', 'pending'))).sort(), ['pm2-reload:auth'], 'only the app that reads the setting owes a reload')
   await run(false, { LOG_LEVEL: 'debug' })
   t.same((await readdir(join(dir, 'state', 'pending'))).sort(), ['pm2-reload:auth', 'pm2-reload:dashboard', 'pm2-reload:loyalty', 'pm2-reload:transactions'], 'a setting every app reads: all')
+  // A new Redis password for one app (its URL line removed): only that app owes a reload.
+  await rm(join(dir, 'state', 'pending'), { recursive: true, force: true })
+  await writeFile(paths.envFile, (await readFile(paths.envFile, 'utf8')).replace(/^REDIS_URL_LOYALTY=.*\n/m, ''))
+  await run(false, { LOG_LEVEL: 'debug' })
+  t.same(await readdir(join(dir, 'state', 'pending')), ['pm2-reload:loyalty'], "an app's own Redis URL: that app alone")
   const after = parseDotenv(await readFile(paths.envFile, 'utf8'))
   t.equal(after.LOG_LEVEL, 'debug')
   t.equal(after.TOKEN_TTL_SECONDS, undefined, 'a setting no longer set is no longer in the file')
