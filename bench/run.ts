@@ -30,6 +30,7 @@ import { memoryScenario } from './scenarios/memory.ts'
 import { provisionScenario } from './scenarios/provision.ts'
 import { redisScenario } from './scenarios/redis.ts'
 import { sustainedScenario } from './scenarios/sustained.ts'
+import { benchRedisUser } from './lib/redis-user.ts'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { values } = parseArgs({
@@ -76,7 +77,6 @@ async function main(): Promise<void> {
   const started = Date.now()
   const loadBefore = loadavg().map((x) => x.toFixed(2)).join(', ')
   const platformEnv = await readEnvFile(values['env-file'])
-  const redisUrl = platformEnv.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
   const ports = {
     auth: num(platformEnv.AUTH_PORT ?? process.env.AUTH_PORT, defaultPorts.auth!),
     transactions: num(platformEnv.TRANSACTIONS_PORT ?? process.env.TRANSACTIONS_PORT, defaultPorts.transactions!),
@@ -84,11 +84,13 @@ async function main(): Promise<void> {
     nginx: num(process.env.NGINX_PORT, 80),
   }
   if (!values['no-wait']) await waitForCi(30 * 60_000, log)
+  const benchUser = await benchRedisUser(platformEnv)
+  const redisUrl = benchUser.url
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-  await redis.connect()
   const targets: Target[] = []
   const nginxes: NginxServer[] = []
   try {
+    await redis.connect()
     log(`starting the baselines (node:http, express echo) and two bench nginx...`)
     const node = await startTarget('node-http.ts')
     targets.push(node)
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
     await Promise.all(targets.map((t) => t.stop()))
     await Promise.all(nginxes.map((n) => n.stop()))
     redis.disconnect()
+    await benchUser.remove()
   }
 }
 

@@ -10,6 +10,7 @@ import kue from 'kue'
 import { enqueueTransaction } from '../../test/helpers/kue-save.ts'
 import { Redis } from 'ioredis'
 import { createTransactionAndJob } from '../../services/transaction-api/transaction-store.ts'
+import { loggedInClient } from '../../services/shared/queue/kue-queue.ts'
 
 const { values } = parseArgs({
   options: {
@@ -23,7 +24,8 @@ const { values } = parseArgs({
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const n = Number(values.n)
 const userBase = Number(values['user-base'])
-const queue = kue.createQueue({ prefix: values.prefix, jobEvents: false, redis: redisUrl } as unknown as Parameters<typeof kue.createQueue>[0])
+// kue as shipped, logged in as the URL's Redis user (node_redis 2 alone would log in as `default`).
+const queue = kue.createQueue({ prefix: values.prefix, jobEvents: false, redis: { createClientFactory: () => loggedInClient(redisUrl) } } as unknown as Parameters<typeof kue.createQueue>[0])
 const redis = new Redis(redisUrl)
 const ids: string[] = []
 let next = 0

@@ -131,9 +131,19 @@ export interface QueueOptions {
  * The platform's kue queue. kue keeps one queue per process (a singleton), so a process creates it once
  * and closes it with closeQueue.
  */
-export function createQueue(redisUrl: string, logger: Logger, queueOptions: QueueOptions = {}): Queue {
-  const options = redisOptions(redisUrl, queueOptions.offlineQueue ?? false)
+/**
+ * A node_redis client for kue, logged in as the URL's user (see authenticateAs), and nothing else changed:
+ * what kue's own tools need to reach the platform's Redis (the bench's kue as shipped, on its own prefix).
+ */
+export function loggedInClient(redisUrl: string, offlineQueue = true): ReturnType<typeof nodeRedis.createClient> {
   const { username, password } = credentialsOf(redisUrl)
+  const client = nodeRedis.createClient(redisOptions(redisUrl, offlineQueue)) as ReturnType<typeof nodeRedis.createClient> & Parameters<typeof authenticateAs>[0]
+  if (username !== '' && username !== 'default') authenticateAs(client, username)
+  if (password !== '') client.auth(password)
+  return client
+}
+
+export function createQueue(redisUrl: string, logger: Logger, queueOptions: QueueOptions = {}): Queue {
   publishOnlyCrossProcessEvents()
   const queue = kue.createQueue({
     prefix: keys.queuePrefix,
@@ -141,11 +151,8 @@ export function createQueue(redisUrl: string, logger: Logger, queueOptions: Queu
     jobEvents: false,
     redis: {
       createClientFactory: () => {
-        const client = nodeRedis.createClient(options) as Parameters<typeof dropErrorsAfterShutdown>[0] &
-          Parameters<typeof coalesceWritesPerTick>[0] &
-          Parameters<typeof authenticateAs>[0]
-        if (username !== '' && username !== 'default') authenticateAs(client, username)
-        if (password !== '') client.auth(password)
+        const client = loggedInClient(redisUrl, queueOptions.offlineQueue ?? false) as unknown as Parameters<typeof dropErrorsAfterShutdown>[0] &
+          Parameters<typeof coalesceWritesPerTick>[0]
         dropErrorsAfterShutdown(client)
         coalesceWritesPerTick(client)
         return client
