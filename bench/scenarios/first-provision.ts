@@ -196,6 +196,15 @@ export async function firstProvisionScenario(ctx: Context): Promise<void> {
     return
   }
   const tarball = await baseTarball(ctx.log)
+  // The machine's platform is put back by the provisioner of --provision-dir: that must be what is
+  // provisioned, or putting it back would deploy another checkout.
+  const check = await run('sh', [join(ctx.settings.provisionDir, 'provision', 'bootstrap.sh'), '--check', '--quiet'], {
+    env: { ...process.env, SUDO_USER: process.env.BENCH_SUDO_USER ?? 'platformtest', NODE_LINK_DIR: '', NODE_OPTIONS: '' },
+  }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
+  if (check !== 0) {
+    ctx.notes.push(`scenario 8 skipped: \`--check\` from ${ctx.settings.provisionDir} exited ${check} (it is not what is provisioned, and putting the platform back would deploy it); run with --provision-dir <the provisioned checkout>`)
+    return
+  }
   const work = await mkdtemp(join('/var/tmp', 'yoyo-first-provision-'))
   const root = join(work, 'root')
   const mounted: string[] = []
