@@ -196,6 +196,7 @@ export async function firstProvisionScenario(ctx: Context): Promise<void> {
     return
   }
   const tarball = await baseTarball(ctx.log)
+  const lock = await holdMachineLock()
   // The machine's platform is put back by the provisioner of --provision-dir: that must be what is
   // provisioned, or putting it back would deploy another checkout.
   const check = await run('sh', [join(ctx.settings.provisionDir, 'provision', 'bootstrap.sh'), '--check', '--quiet'], {
@@ -203,12 +204,12 @@ export async function firstProvisionScenario(ctx: Context): Promise<void> {
   }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
   if (check !== 0) {
     ctx.notes.push(`scenario 8 skipped: \`--check\` from ${ctx.settings.provisionDir} exited ${check} (it is not what is provisioned, and putting the platform back would deploy it); run with --provision-dir <the provisioned checkout>`)
+    await lock.release()
     return
   }
   const work = await mkdtemp(join('/var/tmp', 'yoyo-first-provision-'))
   const root = join(work, 'root')
   const mounted: string[] = []
-  const lock = await holdMachineLock()
   let stopped = false
   try {
     await mkdir(root)
