@@ -1,4 +1,4 @@
-// Scenario 9: change → live. One line of one service changed (the Auth API's "is blank" message, in
+// Scenario 10: change → live. One line of one service changed (the Auth API's "is blank" message, in
 // services/auth-api/login.ts), then the documented redeploy, `npm run deploy` (scripts/deploy.sh: the
 // provisioner's code steps only): the time from the command's start until the new code answers (polled
 // every 20 ms on the Auth API's own port: through nginx, /token is rate-limited), whether only the Auth
@@ -108,7 +108,7 @@ async function deploy(dir: string, authPort: number, expected: string): Promise<
 
 export async function changeLiveScenario(ctx: Context): Promise<void> {
   if (process.getuid?.() !== 0) {
-    ctx.notes.push('scenario 9 skipped: the provisioner runs as root only')
+    ctx.notes.push('scenario 10 skipped: the provisioner runs as root only')
     return
   }
   const lock = await holdMachineLock()
@@ -118,7 +118,7 @@ export async function changeLiveScenario(ctx: Context): Promise<void> {
     await run('sh', ['-c', 'tar -C "$1" --exclude=./node_modules --exclude=./.git --exclude=./.tap --exclude=./.vagrant --exclude=./dist -cf - . | tar -C "$2" -xf - && cp -a "$1/provision/node_modules" "$2/provision/"', 'copy', ctx.settings.provisionDir, copy])
     const check = await run('sh', [join(copy, 'provision/bootstrap.sh'), '--check', '--quiet'], { env: deployEnv() }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
     if (check !== 0) {
-      ctx.notes.push(`scenario 9 skipped: \`--check\` from a copy of ${ctx.settings.provisionDir} exited ${check} (this checkout is not what is provisioned); run with --provision-dir <the provisioned checkout>`)
+      ctx.notes.push(`scenario 10 skipped: \`--check\` from a copy of ${ctx.settings.provisionDir} exited ${check} (this checkout is not what is provisioned); run with --provision-dir <the provisioned checkout>`)
       return
     }
     const source = await readFile(join(copy, FILE), 'utf8')
@@ -155,11 +155,11 @@ export async function changeLiveScenario(ctx: Context): Promise<void> {
       const { sent, failed, failures } = await load.stop()
       const deploys = live.length
       const liveS = figure(live)
-      addRow(ctx, { scenario: '9 change → live', measure: 'one line of the Auth API changed: `npm run deploy` until the new code answers', unit: 's', value: liveS, target: `≤ ${TARGET_S}`, met: liveS.median <= TARGET_S })
-      addRow(ctx, { scenario: '9 change → live', measure: '`npm run deploy` wall time (smoke test included)', unit: 's', value: figure(commands) })
-      for (const [name, values] of stepTotals) addRow(ctx, { scenario: '9 change → live', measure: `step ${name}`, unit: 's', value: figure(values) })
-      addRow(ctx, { scenario: '9 change → live', measure: `requests failed during ${deploys} deploys (of ${sent} health checks through nginx)`, unit: 'requests', value: figure([failed]), target: '0', met: failed === 0, ...(failures.length > 0 ? { note: failures.join('; ') } : {}) })
-      addRow(ctx, { scenario: '9 change → live', measure: `apps other than auth reloaded (auth reloaded ${authReloads} of ${deploys} times)`, unit: 'reloads', value: figure([otherReloads]), target: '0', met: otherReloads === 0 && authReloads === deploys })
+      addRow(ctx, { scenario: '10 change → live', measure: 'one line of the Auth API changed: `npm run deploy` until the new code answers', unit: 's', value: liveS, target: `≤ ${TARGET_S}`, met: liveS.median <= TARGET_S })
+      addRow(ctx, { scenario: '10 change → live', measure: '`npm run deploy` wall time (smoke test included)', unit: 's', value: figure(commands) })
+      for (const [name, values] of stepTotals) addRow(ctx, { scenario: '10 change → live', measure: `step ${name}`, unit: 's', value: figure(values) })
+      addRow(ctx, { scenario: '10 change → live', measure: `requests failed during ${deploys} deploys (of ${sent} health checks through nginx)`, unit: 'requests', value: figure([failed]), target: '0', met: failed === 0, ...(failures.length > 0 ? { note: failures.join('; ') } : {}) })
+      addRow(ctx, { scenario: '10 change → live', measure: `apps other than auth reloaded (auth reloaded ${authReloads} of ${deploys} times)`, unit: 'reloads', value: figure([otherReloads]), target: '0', met: otherReloads === 0 && authReloads === deploys })
     }
   } finally {
     await rm(copy, { recursive: true, force: true })

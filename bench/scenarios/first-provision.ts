@@ -1,4 +1,4 @@
-// Scenario 8: a first provisioning, as on a new machine. A fresh Debian 12 root (debootstrap
+// Scenario 9: a first provisioning, as on a new machine. A fresh Debian 12 root (debootstrap
 // --variant=minbase: no Node.js, no curl, no package lists), the project copied in as Vagrant's synced
 // folder has it (no node_modules, no dist/), then `provision/bootstrap.sh` in it by chroot (/proc, /sys and
 // /dev mounted) until the platform answers through its nginx; the time per phase and per step. Packages
@@ -177,7 +177,7 @@ async function provisionFreshRoot(ctx: Context, root: string): Promise<void> {
   for (const line of result.lines.filter((l) => l.text.startsWith('bootstrap:'))) say(`${(line.ms / 1000).toFixed(2).padStart(6)} s  ${line.text}`)
   say(`${(before / 1000).toFixed(2).padStart(6)} s  bootstrap.sh hands over to provision/main.ts`)
   const row = (measure: string, ms: number, extra: Partial<Parameters<typeof addRow>[1]> = {}) =>
-    addRow(ctx, { scenario: '8 first provisioning', measure, unit: 's', value: figure([ms / 1000]), ...extra })
+    addRow(ctx, { scenario: '9 first provisioning', measure, unit: 's', value: figure([ms / 1000]), ...extra })
   row('total, fresh Debian 12 root to healthy (packages downloaded included)', total, { target: `≤ ${TARGET_S}`, met: total / 1000 <= TARGET_S })
   row('bootstrap.sh before the provisioner (tools, Node.js 24, the provisioner\'s npm ci)', before)
   for (const step of report.steps) {
@@ -188,18 +188,28 @@ async function provisionFreshRoot(ctx: Context, root: string): Promise<void> {
 
 export async function firstProvisionScenario(ctx: Context): Promise<void> {
   if (process.getuid?.() !== 0) {
-    ctx.notes.push('scenario 8 skipped: chroot and debootstrap need root')
+    ctx.notes.push('scenario 9 skipped: chroot and debootstrap need root')
     return
   }
   if (!existsSync('/usr/sbin/debootstrap')) {
-    ctx.notes.push('scenario 8 skipped: no debootstrap (apt-get install debootstrap)')
+    ctx.notes.push('scenario 9 skipped: no debootstrap (apt-get install debootstrap)')
     return
   }
   const tarball = await baseTarball(ctx.log)
+  const lock = await holdMachineLock()
+  // The machine's platform is put back by the provisioner of --provision-dir: that must be what is
+  // provisioned, or putting it back would deploy another checkout.
+  const check = await run('sh', [join(ctx.settings.provisionDir, 'provision', 'bootstrap.sh'), '--check', '--quiet'], {
+    env: { ...process.env, SUDO_USER: process.env.BENCH_SUDO_USER ?? 'platformtest', NODE_LINK_DIR: '', NODE_OPTIONS: '' },
+  }).then(() => 0, (err: { code?: number }) => err.code ?? 1)
+  if (check !== 0) {
+    ctx.notes.push(`scenario 9 skipped: \`--check\` from ${ctx.settings.provisionDir} exited ${check} (it is not what is provisioned, and putting the platform back would deploy it); run with --provision-dir <the provisioned checkout>`)
+    await lock.release()
+    return
+  }
   const work = await mkdtemp(join('/var/tmp', 'yoyo-first-provision-'))
   const root = join(work, 'root')
   const mounted: string[] = []
-  const lock = await holdMachineLock()
   let stopped = false
   try {
     await mkdir(root)

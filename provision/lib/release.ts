@@ -13,13 +13,13 @@ const previousStampsDir = (ctx: Context): string => join(ctx.paths.stateDir, 'pr
 /**
  * Copies the running release aside, before a deploy changes it: node_modules as hard links (npm ci
  * replaces the directory rather than rewriting its files, so the links keep the old ones), the rest as
- * copies, owners and modes kept. Only when there is an installed release to go back to.
+ * copies, owners and modes kept (--checksum: a same-size file rewritten within the same second counts). Only when there is an installed release to go back to.
  */
 export async function keepPreviousRelease(ctx: Context): Promise<boolean> {
   const { appDir, stateDir } = ctx.paths
   if (!existsSync(join(appDir, 'node_modules')) || !existsSync(join(appDir, 'platform.json'))) return false
   const previous = previousReleaseDir(ctx)
-  await $`rsync --recursive --links --perms --owner --group --times --delete --exclude=/node_modules ${`${appDir}/`} ${`${previous}/`}`
+  await $`rsync --recursive --links --perms --owner --group --times --checksum --delete --exclude=/node_modules ${`${appDir}/`} ${`${previous}/`}`
   // The links already there are the same files when the dependencies are the same install (its stamp):
   // re-linking some 9,000 files would cost a deploy of a code change about a second.
   const sameInstall = existsSync(join(previous, 'node_modules')) &&
@@ -38,7 +38,7 @@ export async function keepPreviousRelease(ctx: Context): Promise<boolean> {
 export async function restorePreviousRelease(ctx: Context): Promise<void> {
   const { appDir, stateDir } = ctx.paths
   const previous = previousReleaseDir(ctx)
-  await $`rsync --recursive --links --perms --owner --group --times --delete --exclude=/node_modules ${`${previous}/`} ${`${appDir}/`}`
+  await $`rsync --recursive --links --perms --owner --group --times --checksum --delete --exclude=/node_modules ${`${previous}/`} ${`${appDir}/`}`
   await rm(join(appDir, 'node_modules'), { recursive: true, force: true })
   if (existsSync(join(previous, 'node_modules'))) await $`cp -al ${join(previous, 'node_modules')} ${join(appDir, 'node_modules')}`
   await rm(join(stateDir, 'stamps'), { recursive: true, force: true })
