@@ -3,6 +3,7 @@ import { appNamesOf, builtEntryOf, platform, type PlatformManifest } from '../..
 import { existsSync } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { ensureCommand } from '../lib/command.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { hashTree } from '../lib/hash.ts'
 import { $, retry } from '../lib/shell.ts'
@@ -87,36 +88,43 @@ export const ensureAppBuilt: Step = {
     const dependencies = `${INSTALL_KIND} ${await hashTree(appDir, dependencyInputs)}`
     const nodeModules = join(appDir, 'node_modules')
     const dependenciesChanged = !(await ownedByRoot(nodeModules)) || (await readStamp(stateDir, 'app-dependencies')) !== dependencies
-    if (dependenciesChanged) {
-      ctx.note(`npm ci --omit=dev in ${appDir} (production dependencies, as root)`)
-      if (!ctx.check) {
+    await ensureCommand(ctx, {
+      change: `npm ci --omit=dev in ${appDir} (production dependencies, as root)`,
+      holds: () => !dependenciesChanged,
+      run: async () => {
         // npm ci empties node_modules but keeps the directory: one the app user owns (an older layout) goes.
         if (!(await ownedByRoot(nodeModules))) await rm(nodeModules, { recursive: true, force: true })
         // Both at once: they share nothing but the network.
         await Promise.all(installDirs.map((dir) => retry(3, '5s', () => $({ env: npmEnvironment(ctx), cwd: join(appDir, dir) })`${npm(ctx)} ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error`)))
         await writeStamp(stateDir, 'app-dependencies', dependencies)
-      }
-    }
+      },
+    })
 
     const dist = join(appDir, 'dist')
     const sources = `stripped ${await hashTree(appDir, buildInputs)}`
     const built = (await ownedByRoot(dist)) && serviceEntries.every((entry) => existsSync(join(appDir, entry)))
-    if (dependenciesChanged || !built || (await readStamp(stateDir, 'app-build')) !== sources) {
-      // A change to one service's folder reloads that service only; new dependencies reload them all.
-      const reloads = await appReloads(ctx, platform)
-      const apps = dependenciesChanged ? 'all' : reloads.apps
-      ctx.note(`build dist/ in ${appDir} (for ${apps === 'all' ? 'every app' : apps.join(', ') || 'no app: only the build was missing'})`)
+    const current = !dependenciesChanged && built && (await readStamp(stateDir, 'app-build')) === sources
+    // A change to one service's folder reloads that service only; new dependencies reload them all.
+    const reloads = current ? undefined : await appReloads(ctx, platform)
+    const apps = dependenciesChanged ? 'all' : reloads?.apps ?? []
+    await ensureCommand(ctx, {
+      change: `build dist/ in ${appDir} (for ${apps === 'all' ? 'every app' : apps.join(', ') || 'no app: only the build was missing'})`,
+      holds: () => current,
+      run: async () => {
+        // A dist/ the app user owns (tsc ran as that user in an older layout) goes: it could plant code there.
+        if (!(await ownedByRoot(dist))) await rm(dist, { recursive: true, force: true })
+        const changes = await build(appDir)
+        ctx.detail(`dist/: ${changes.written.length} file(s) written, ${changes.removed.length} removed`)
+        const missing = serviceEntries.filter((entry) => !existsSync(join(appDir, entry)))
+        if (missing.length > 0) throw new Error(`the build did not produce ${missing.join(', ')}`)
+        await writeStamp(stateDir, 'app-build', sources)
+        for (const [name, value] of Object.entries(reloads!.stamps)) await writeStamp(stateDir, name, value)
+      },
+    })
+    // Owed under --check too: ensurePm2Running then reports the reload it would make.
+    if (!current) {
       if (apps === 'all') await ctx.pending.add(reloadAction())
       else for (const app of apps) await ctx.pending.add(reloadAction(app))
-      if (ctx.check) return
-      // A dist/ the app user owns (tsc ran as that user in an older layout) goes: it could plant code there.
-      if (!(await ownedByRoot(dist))) await rm(dist, { recursive: true, force: true })
-      const changes = await build(appDir)
-      ctx.detail(`dist/: ${changes.written.length} file(s) written, ${changes.removed.length} removed`)
-      const missing = serviceEntries.filter((entry) => !existsSync(join(appDir, entry)))
-      if (missing.length > 0) throw new Error(`the build did not produce ${missing.join(', ')}`)
-      await writeStamp(stateDir, 'app-build', sources)
-      for (const [name, value] of Object.entries(reloads.stamps)) await writeStamp(stateDir, name, value)
     }
   },
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { realpath } from 'node:fs/promises'
+import { ensureCommand } from '../lib/command.ts'
 import type { RunContext, Step } from '../lib/context.ts'
 import { ensureDirectory } from '../lib/files.ts'
 import { keepPreviousRelease, previousReleaseDir } from '../lib/release.ts'
@@ -57,12 +58,15 @@ export const ensureAppSynced: Step = {
     const created = await ensureDirectory(ctx, appDir, { mode: 0o750, owner: 'root', group: ctx.appUser })
     const preview = await ctx.facts.get(SYNC_PREVIEW, () => syncPreview(ctx), ctx.nothingChangedEarlier && !created)
     const items = preview.stdout.split('\n').filter((line) => line.trim() !== '')
-    if (items.length === 0) return
-    ctx.note(`copy ${items.length} changed path(s) from ${sourceDir} to ${appDir}`)
     for (const item of items.slice(0, 20)) ctx.detail(item)
-    if (ctx.check) return
-    // A deploy that fails its health wait or smoke test goes back to what runs now (main.ts).
-    if (await keepPreviousRelease(ctx)) ctx.detail(`kept the running release in ${previousReleaseDir(ctx)}`)
-    await $`rsync ${rsyncArgs(ctx)}`
+    await ensureCommand(ctx, {
+      change: `copy ${items.length} changed path(s) from ${sourceDir} to ${appDir}`,
+      holds: () => items.length === 0,
+      run: async () => {
+        // A deploy that fails its health wait or smoke test goes back to what runs now (main.ts).
+        if (await keepPreviousRelease(ctx)) ctx.detail(`kept the running release in ${previousReleaseDir(ctx)}`)
+        await $`rsync ${rsyncArgs(ctx)}`
+      },
+    })
   },
 }

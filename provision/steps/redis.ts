@@ -1,4 +1,5 @@
 import { kill } from 'node:process'
+import { ensureCommand } from '../lib/command.ts'
 import type { Context, Step } from '../lib/context.ts'
 import { platform } from '../../services/shared/platform.ts'
 import { REDIS_PORT, redisPasswordsOf, type Secrets } from '../lib/env-file.ts'
@@ -37,10 +38,16 @@ export const ensureRedisConfigured: Step = {
     const wrote = await ensureFile(ctx, paths.redisConfig, config, { mode: 0o640, owner: 'root', group: 'redis' })
     const included = await ensureLine(ctx, paths.redisMainConfig, `include ${paths.redisConfig}`, 'yoyo-platform: our settings, last so they win')
     if (wrote || included) await ctx.pending.add(RESTART)
-    else if (users && !ctx.check && !(await ctx.pending.has(RESTART))) {
-      const load = await redisCli(secrets, ['acl', 'load'])
-      if (load.stdout.trim() === 'OK') ctx.detail('Redis reloaded its users (ACL LOAD)')
-      else await ctx.pending.add(RESTART)
+    else if (users) {
+      // The users alone: the running Redis reads them again, no restart (reported with the file's change).
+      await ensureCommand(ctx, {
+        holds: () => ctx.pending.has(RESTART),
+        run: async () => {
+          const load = await redisCli(secrets, ['acl', 'load'])
+          if (load.stdout.trim() === 'OK') ctx.detail('Redis reloaded its users (ACL LOAD)')
+          else await ctx.pending.add(RESTART)
+        },
+      })
     }
   },
 }

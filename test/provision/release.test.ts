@@ -5,13 +5,11 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Context } from '../../provision/lib/context.ts'
 import { defaultPaths } from '../../provision/lib/paths.ts'
-import { pendingActions } from '../../provision/lib/pending.ts'
 import { keepPreviousRelease, previousReleaseDir, restorePreviousRelease } from '../../provision/lib/release.ts'
-import { resolveSettings } from '../../provision/lib/settings.ts'
 import { configureShell } from '../../provision/lib/shell.ts'
 import { readStamp, writeStamp } from '../../provision/lib/stamps.ts'
+import { stepContext } from '../helpers/step-context.ts'
 
 configureShell(false)
 
@@ -28,11 +26,7 @@ t.test('when a deploy replaces the release and fails, then the kept one comes ba
   const dir = await mkdtemp(join(tmpdir(), 'yoyo-release-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
-  const ctx: Context = {
-    check: false, verbose: false, paths, appUser: 'root', settings: resolveSettings({}),
-    runtime: { node: process.execPath, systemd: false, loginUsers: [] },
-    pending: pendingActions(join(dir, 'pending'), false), shared: {}, note: () => {}, detail: () => {},
-  }
+  const ctx = stepContext(paths)
   const app = paths.appDir
   await mkdir(join(app, 'node_modules', 'express'), { recursive: true })
   t.equal(await keepPreviousRelease(ctx), false, 'nothing installed yet: nothing to keep')
