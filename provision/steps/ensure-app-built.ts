@@ -86,14 +86,15 @@ export const ensureAppBuilt: Step = {
   async run(ctx) {
     const { appDir, stateDir } = ctx.paths
     const dependencies = `${INSTALL_KIND} ${await hashTree(appDir, dependencyInputs)}`
-    const nodeModules = join(appDir, 'node_modules')
-    const dependenciesChanged = !(await ownedByRoot(nodeModules)) || (await readStamp(stateDir, 'app-dependencies')) !== dependencies
+    const nodeModules = installDirs.map((dir) => join(appDir, dir, 'node_modules'))
+    const rootsOnly = async () => (await Promise.all(nodeModules.map(ownedByRoot))).every(Boolean)
+    const dependenciesChanged = !(await rootsOnly()) || (await readStamp(stateDir, 'app-dependencies')) !== dependencies
     await ensureCommand(ctx, {
       change: `npm ci --omit=dev in ${appDir} (production dependencies, as root)`,
       holds: () => !dependenciesChanged,
       run: async () => {
         // npm ci empties node_modules but keeps the directory: one the app user owns (an older layout) goes.
-        if (!(await ownedByRoot(nodeModules))) await rm(nodeModules, { recursive: true, force: true })
+        for (const dir of nodeModules) if (!(await ownedByRoot(dir))) await rm(dir, { recursive: true, force: true })
         // Both at once: they share nothing but the network.
         await Promise.all(installDirs.map((dir) => retry(3, '5s', () => $({ env: npmEnvironment(ctx), cwd: join(appDir, dir) })`${npm(ctx)} ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error`)))
         await writeStamp(stateDir, 'app-dependencies', dependencies)

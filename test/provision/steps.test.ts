@@ -177,7 +177,7 @@ t.test('when one service\'s folder changes, then the build is owed a reload of t
     await mkdir(join(app, file, '..'), { recursive: true })
     await writeFile(join(app, file), `${file}\n`)
   }
-  await mkdir(join(app, 'node_modules'))
+  for (const dir of ['node_modules', 'provision/node_modules']) await mkdir(join(app, dir), { recursive: true })
   const { hashTree } = await import('../../provision/lib/hash.ts')
   const { writeStamp } = await import('../../provision/lib/stamps.ts')
   const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
@@ -233,7 +233,7 @@ t.test('when the dependencies were installed the old way (every one, owned by th
   const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
   const oldStamp = await hashTree(app, dependencyInputs)
   await writeStamp(paths.stateDir, 'app-dependencies', oldStamp)
-  await mkdir(join(app, 'node_modules'))
+  for (const dir of ['node_modules', 'provision/node_modules']) await mkdir(join(app, dir), { recursive: true })
   const stale = context(paths, true)
   await ensureAppBuilt.run(stale)
   t.match(stale.changes, [/^npm ci --omit=dev in .* \(production dependencies, as root\)$/, /^build dist\/ in .* \(for every app\)$/], 'the old stamp: installed again')
@@ -245,6 +245,14 @@ t.test('when the dependencies were installed the old way (every one, owned by th
   const notRoots = context(paths, true)
   await ensureAppBuilt.run(notRoots)
   t.match(notRoots.changes, [/^npm ci --omit=dev/, /^build dist\/ .*\(for every app\)$/], 'node_modules not root\'s: installed again')
+
+  // The provisioner's own dependencies too (yoyo-status runs from the app dir): found by a re-provision
+  // after a provision/node_modules was left the app user's.
+  await chown(join(app, 'node_modules'), 0, 0)
+  await chown(join(app, 'provision', 'node_modules'), 1, 1)
+  const provisionerNotRoots = context(paths, true)
+  await ensureAppBuilt.run(provisionerNotRoots)
+  t.match(provisionerNotRoots.changes, [/^npm ci --omit=dev/], 'provision/node_modules not root\'s: installed again')
 })
 
 t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then it is built again as root\'s', { skip: !asRoot && 'needs root (chown)' }, async (t) => {
@@ -256,7 +264,7 @@ t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then
     await writeFile(join(app, file), `${file}\n`)
   }
   await writeFile(join(app, 'platform.json'), '{}\n')
-  await mkdir(join(app, 'node_modules'))
+  for (const dir of ['node_modules', 'provision/node_modules']) await mkdir(join(app, dir), { recursive: true })
   const { hashTree } = await import('../../provision/lib/hash.ts')
   const { writeStamp } = await import('../../provision/lib/stamps.ts')
   const { dependencyInputs, ensureAppBuilt } = await import('../../provision/steps/ensure-app-built.ts')
