@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -35,5 +36,24 @@ export function stepContext(paths: Paths, check = false, environment: Record<str
     note: (change) => changes.push(change),
     detail: () => {},
     nothingChangedEarlier: false,
+  }
+}
+
+/** Whether a program is on PATH (tests that need rsync say so when it is not). */
+export function hasProgram(name: string): boolean {
+  try {
+    execFileSync(name, ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The four services' sources and built entries in an app dir, each file holding its own path. */
+export async function writeAppTree(app: string, extra: string[] = []): Promise<void> {
+  const services = ['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])
+  for (const file of ['package.json', 'package-lock.json', 'platform.json', ...extra, ...services]) {
+    await mkdir(join(app, file, '..'), { recursive: true })
+    await writeFile(join(app, file), `${file}\n`)
   }
 }

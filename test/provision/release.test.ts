@@ -1,5 +1,4 @@
 // lib/release.ts: the running release kept aside before a deploy, and put back after a failed one.
-import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -9,18 +8,11 @@ import { defaultPaths } from '../../provision/lib/paths.ts'
 import { keepPreviousRelease, previousReleaseDir, restorePreviousRelease } from '../../provision/lib/release.ts'
 import { configureShell } from '../../provision/lib/shell.ts'
 import { readStamp, writeStamp } from '../../provision/lib/stamps.ts'
-import { stepContext } from '../helpers/step-context.ts'
+import { hasProgram, stepContext } from '../helpers/step-context.ts'
 
 configureShell(false)
 
-const hasRsync = (() => {
-  try {
-    execFileSync('rsync', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const hasRsync = hasProgram('rsync')
 
 t.test('when a deploy replaces the release and fails, then the kept one comes back: files, dependencies and stamps', { skip: !hasRsync && 'no rsync' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'yoyo-release-'))

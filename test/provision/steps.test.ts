@@ -1,5 +1,5 @@
 // Step logic on temp paths (the real machine paths are exercised by running the provisioner).
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,20 +14,13 @@ import { ensureAppSynced } from '../../provision/steps/ensure-app-synced.ts'
 import { ensureEnvironmentFile, requireSecrets } from '../../provision/steps/ensure-environment-file.ts'
 import { ensureRedisConfigured, keepDataAcrossRestart } from '../../provision/steps/redis.ts'
 import { startRedis } from '../helpers/redis-server.ts'
-import { stepContext, tempDir } from '../helpers/step-context.ts'
+import { hasProgram, stepContext, tempDir, writeAppTree } from '../helpers/step-context.ts'
 
 configureShell(false)
 
 const context = stepContext
 
-const hasRsync = (() => {
-  try {
-    execFileSync('rsync', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
+const hasRsync = hasProgram('rsync')
 
 t.test('when the source changes, then ensureAppSynced copies only that as root\'s read-only files, keeps the machine\'s node_modules and dist/, and --check copies nothing', { skip: !hasRsync && 'no rsync' }, async (t) => {
   const dir = await tempDir(t)
@@ -173,10 +166,7 @@ t.test('when one service\'s folder changes, then the build is owed a reload of t
   const dir = await tempDir(t)
   const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
   const app = paths.appDir
-  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
-    await mkdir(join(app, file, '..'), { recursive: true })
-    await writeFile(join(app, file), `${file}\n`)
-  }
+  await writeAppTree(app, ['services/shared/a.ts'])
   for (const dir of ['node_modules', 'provision/node_modules']) await mkdir(join(app, dir), { recursive: true })
   const { hashTree } = await import('../../provision/lib/hash.ts')
   const { writeStamp } = await import('../../provision/lib/stamps.ts')
@@ -259,10 +249,7 @@ t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then
   const dir = await tempDir(t)
   const paths = { ...defaultPaths(dir), appDir: join(dir, 'app'), stateDir: join(dir, 'state') }
   const app = paths.appDir
-  for (const file of ['package.json', 'package-lock.json', 'platform.json', 'services/shared/a.ts', ...['auth-api', 'transaction-api', 'loyalty-worker', 'queue-dashboard'].flatMap((s) => [`services/${s}/main.ts`, `dist/services/${s}/main.js`])]) {
-    await mkdir(join(app, file, '..'), { recursive: true })
-    await writeFile(join(app, file), `${file}\n`)
-  }
+  await writeAppTree(app, ['services/shared/a.ts'])
   await writeFile(join(app, 'platform.json'), '{}\n')
   for (const dir of ['node_modules', 'provision/node_modules']) await mkdir(join(app, dir), { recursive: true })
   const { hashTree } = await import('../../provision/lib/hash.ts')
