@@ -2,7 +2,7 @@ import { renderRouterConfig } from '../../nginx/render.ts'
 import type { Context, Step } from '../lib/context.ts'
 import type { Paths } from '../lib/paths.ts'
 import type { Settings } from '../lib/settings.ts'
-import { ensureAbsent, ensureFile, ensureFileExists, ensureSymlink } from '../lib/files.ts'
+import { ensureAbsent, ensureFile, ensureFileExists, ensureSymlink, type Validate } from '../lib/files.ts'
 import { ensureService } from '../lib/service.ts'
 import { $ } from '../lib/shell.ts'
 import { done, notYet, waitUntil } from '../lib/wait.ts'
@@ -26,6 +26,21 @@ export const routerConfig = (ctx: Context): string => routerConfigOf(ctx.setting
 const nginxTest = () => $`nginx -t -q`
 
 /**
+ * The router site in place and enabled, the package's default site gone, in that order: the default site
+ * claims the same default server, so the new site validates only once it is gone. Returns whether
+ * anything changed.
+ */
+export async function ensureRouterSite(ctx: Context, validate: Validate): Promise<boolean> {
+  const { paths } = ctx
+  const changes = [
+    await ensureAbsent(ctx, paths.nginxDefaultSite),
+    await ensureFile(ctx, paths.nginxSite, routerConfig(ctx), { mode: 0o644 }, validate),
+    await ensureSymlink(ctx, paths.nginxSiteLink, paths.nginxSite, validate),
+  ]
+  return changes.includes(true)
+}
+
+/**
  * The router site (rendered from platform.json's routes) enabled, its access log 0640, and the package's
  * default site removed. A new site or link is checked with `nginx -t` as soon as it is in place and put
  * back when it fails, so the running nginx and the next boot keep the last good config. A reload is owed
@@ -34,16 +49,11 @@ const nginxTest = () => $`nginx -t -q`
 export const ensureNginxConfigured: Step = {
   name: 'ensureNginxConfigured',
   async run(ctx) {
-    const { paths } = ctx
-    const changes = [
-      await ensureFile(ctx, paths.nginxSite, routerConfig(ctx), { mode: 0o644 }, nginxTest),
-      await ensureSymlink(ctx, paths.nginxSiteLink, paths.nginxSite, nginxTest),
-      await ensureAbsent(ctx, paths.nginxDefaultSite),
-    ]
+    const changed = await ensureRouterSite(ctx, nginxTest)
     // The access log holds client addresses and request ids: readable by adm (log readers) only, from
     // the start, as Debian's logrotate creates it after a rotation. nginx keeps a file's mode.
-    await ensureFileExists(ctx, paths.nginxAccessLog, { mode: 0o640, owner: 'www-data', group: 'adm' })
-    if (changes.includes(true)) await ctx.pending.add(RELOAD)
+    await ensureFileExists(ctx, ctx.paths.nginxAccessLog, { mode: 0o640, owner: 'www-data', group: 'adm' })
+    if (changed) await ctx.pending.add(RELOAD)
   },
 }
 

@@ -271,3 +271,27 @@ t.test('when dist/ is the app user\'s (tsc ran as yoyo in an older layout), then
   await ensureAppBuilt.run(again)
   t.same(again.changes, [], 'built: nothing the second time')
 })
+
+t.test('when the package\'s default site claims the default server, then it goes before the router site is validated (found by test:vm on a fresh machine)', { skip: !asRoot && 'needs root (chown)' }, async (t) => {
+  const dir = await tempDir(t)
+  const nginx = join(dir, 'nginx')
+  await mkdir(join(nginx, 'sites-available'), { recursive: true })
+  await mkdir(join(nginx, 'sites-enabled'))
+  const paths = {
+    ...defaultPaths(dir), stateDir: join(dir, 'state'),
+    nginxSite: join(nginx, 'sites-available', 'yoyo-platform.conf'),
+    nginxSiteLink: join(nginx, 'sites-enabled', 'yoyo-platform.conf'),
+    nginxDefaultSite: join(nginx, 'sites-enabled', 'default'),
+  }
+  await writeFile(paths.nginxDefaultSite, 'server { listen 80 default_server; }\n')
+  // What nginx -t says when both sites are enabled: a duplicate default server.
+  const validate = async () => {
+    if (existsSync(paths.nginxDefaultSite) && existsSync(paths.nginxSiteLink)) throw new Error('a duplicate default server for 0.0.0.0:80')
+  }
+  const { ensureRouterSite } = await import('../../provision/steps/nginx.ts')
+  const ctx = context(paths)
+  t.equal(await ensureRouterSite(ctx, validate), true)
+  t.notOk(existsSync(paths.nginxDefaultSite), 'the default site is gone')
+  t.ok(existsSync(paths.nginxSiteLink), 'the router site is enabled')
+  t.equal(await ensureRouterSite(context(paths), validate), false, 'again: nothing to do')
+})
