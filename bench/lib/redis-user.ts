@@ -13,6 +13,7 @@ const BENCH_USER = 'yoyo-bench'
 
 export interface BenchRedisUser {
   url: string
+  /** Takes the user out again; only the first call does anything. */
   remove(): Promise<void>
 }
 
@@ -44,9 +45,13 @@ export async function benchRedisUser(env: Record<string, string>, aclFile = defa
     await writeFile(aclFile, original)
     throw err
   }
+  let removed = false
   return {
     url: `redis://${BENCH_USER}:${password}@127.0.0.1:6379/0`,
+    // Once: before the scenarios that run the provisioner, and (should one fail first) at the end.
     remove: async () => {
+      if (removed) return
+      removed = true
       await writeFile(aclFile, original)
       await aclLoad(provisionerPassword)
     },
