@@ -21,12 +21,10 @@ export interface ServiceSpec {
   /** The pending action (lib/pending.ts) a config change leaves for this service: restart or reload it. */
   restartWhen?: string
   reloadWhen?: string
-  /** Why, in the report: "config changed". */
-  reason?: string
   /** Checks the config before it is (re)loaded: nginx -t. */
   validate?(): Promise<unknown>
   /** Runs before a restart (Redis: keep its data). */
-  beforeRestart?(pid: number | undefined): Promise<unknown>
+  beforeRestart?(): Promise<unknown>
   /** Waits until it serves (after a start, a restart or a reload; also on a run that changed nothing, as proof). */
   ready?(): Promise<unknown>
 }
@@ -51,8 +49,7 @@ async function unitState(unit: string): Promise<{ enabled: boolean; active: bool
 export async function ensureService(ctx: Context, spec: ServiceSpec): Promise<boolean> {
   const restart = spec.restartWhen !== undefined && (await ctx.pending.has(spec.restartWhen))
   const reload = !restart && spec.reloadWhen !== undefined && (await ctx.pending.has(spec.reloadWhen))
-  const why = spec.reason ?? 'config changed'
-  const actions = ctx.runtime.systemd ? await systemdActions(ctx, spec, restart, reload, why) : await directActions(ctx, spec, restart, reload, why)
+  const actions = ctx.runtime.systemd ? await systemdActions(ctx, spec, restart, reload) : await directActions(ctx, spec, restart, reload)
   if (ctx.check) return actions.length > 0
   if (actions.length > 0 && spec.validate !== undefined) await spec.validate()
   for (const action of actions) await action()
@@ -63,7 +60,7 @@ export async function ensureService(ctx: Context, spec: ServiceSpec): Promise<bo
 
 type Action = () => Promise<unknown>
 
-async function systemdActions(ctx: Context, spec: ServiceSpec, restart: boolean, reload: boolean, why: string): Promise<Action[]> {
+async function systemdActions(ctx: Context, spec: ServiceSpec, restart: boolean, reload: boolean): Promise<Action[]> {
   const unit = spec.name
   const actions: Action[] = []
   if (await ctx.pending.has(SYSTEMD_RELOAD)) {
@@ -82,19 +79,19 @@ async function systemdActions(ctx: Context, spec: ServiceSpec, restart: boolean,
     ctx.note(`start ${unit}`)
     actions.push(() => $`systemctl start ${unit}`)
   } else if (restart) {
-    ctx.note(`restart ${unit} (${why})`)
+    ctx.note(`restart ${unit} (config changed)`)
     actions.push(async () => {
-      await spec.beforeRestart?.(undefined)
+      await spec.beforeRestart?.()
       await $`systemctl restart ${unit}`
     })
   } else if (reload) {
-    ctx.note(`reload ${unit} (${why})`)
+    ctx.note(`reload ${unit} (config changed)`)
     actions.push(() => $`systemctl reload ${unit}`)
   }
   return actions
 }
 
-async function directActions(ctx: Context, spec: ServiceSpec, restart: boolean, reload: boolean, why: string): Promise<Action[]> {
+async function directActions(ctx: Context, spec: ServiceSpec, restart: boolean, reload: boolean): Promise<Action[]> {
   const { direct } = spec
   const pid = await runningPid(direct.pidFile, direct.command)
   if (pid === undefined) {
@@ -102,17 +99,20 @@ async function directActions(ctx: Context, spec: ServiceSpec, restart: boolean, 
     return [() => direct.start()]
   }
   if (restart) {
-    ctx.note(`restart ${spec.name} (${why})`)
+    ctx.note(`restart ${spec.name} (config changed)`)
     return [async () => {
-      await spec.beforeRestart?.(pid)
+      await spec.beforeRestart?.()
       if (direct.stop === undefined) throw new Error(`${spec.name} cannot be restarted without systemd`)
       await direct.stop(pid)
       await direct.start()
     }]
   }
   if (reload) {
-    ctx.note(`reload ${spec.name} (${why})`)
-    return [() => (direct.reload ?? ((p: number) => Promise.reject(new Error(`${spec.name} cannot be reloaded (pid ${p})`))))(pid)]
+    ctx.note(`reload ${spec.name} (config changed)`)
+    return [async () => {
+      if (direct.reload === undefined) throw new Error(`${spec.name} cannot be reloaded without systemd`)
+      await direct.reload(pid)
+    }]
   }
   return []
 }
