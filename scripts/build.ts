@@ -4,8 +4,8 @@
 // the container image's build stage runs this file.
 //
 // Why not let Node.js strip the types as it loads each .ts file: its stripper (a WebAssembly build of
-// swc) then lives in every service process, 13 MB of PSS and 18 MB of RSS more per process, and each start
-// is slower (docs/performance.md). Stripping replaces each type with spaces, so the JavaScript keeps the
+// swc) then lives in every service process: more memory per process, and each start is slower (measured:
+// docs/performance.md, round 2). Stripping replaces each type with spaces, so the JavaScript keeps the
 // source's lines and columns (stack traces point into the .ts file as it is); relative imports of `.ts`
 // become `.js`, as tsc's rewriteRelativeImportExtensions does.
 //

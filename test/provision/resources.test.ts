@@ -181,6 +181,20 @@ t.test('ensureService without systemd', async (t) => {
     t.notOk(await ctx.pending.has('sleeper-reload'))
   })
 
+  t.test('when a reload or restart is owed to a daemon that cannot do it without systemd, then the run fails saying so', async (t) => {
+    const ctx = context(dir)
+    await ctx.pending.add('sleeper-reload')
+    const { reload: _reload, ...noReload } = spec().direct
+    await t.rejects(ensureService(ctx, spec({ direct: noReload })), /sleeper cannot be reloaded without systemd/)
+    t.ok(await ctx.pending.has('sleeper-reload'), 'still owed')
+    await ctx.pending.done('sleeper-reload')
+    await ctx.pending.add('sleeper-restart')
+    const { stop: _stop, ...noStop } = spec().direct
+    await t.rejects(ensureService(ctx, spec({ direct: noStop })), /sleeper cannot be restarted without systemd/)
+    await ctx.pending.done('sleeper-restart')
+    log.splice(0)
+  })
+
   t.test('when the pid file names a process of another command, then it counts as not running', async (t) => {
     await writeFile(pidFile, `${process.pid}\n`)
     const check = context(dir, true)
