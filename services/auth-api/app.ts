@@ -35,7 +35,7 @@ export function createAuthApp(logger: Logger, deps: AuthAppDependencies): Expres
         throw err
       })
       const token = signToken({ user_id: user.id, username: user.username, can_transact: user.can_transact }, jwtSecret, tokenTtlSeconds)
-      req.log.info('token issued', { user_id: user.id })
+      req.log.info({ user_id: user.id }, 'token issued')
       res.json({ token })
     })
   })

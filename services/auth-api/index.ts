@@ -40,7 +40,7 @@ export async function start(
     await closeRedis(redis)
     throw err
   }
-  logger.info('auth-api listening', { port: server.port, token_ttl_seconds: config.TOKEN_TTL_SECONDS })
+  logger.info({ port: server.port, token_ttl_seconds: config.TOKEN_TTL_SECONDS }, 'auth-api listening')
   return {
     port: server.port,
     stop: async () => {

@@ -54,7 +54,7 @@ export function createLoginLimiter(redis: Redis, limits: LoginLimits, logger: Lo
           .expire(keys.loginFailuresAddress(address), limits.windowSeconds, 'NX')
           .exec()
       } catch (err) {
-        logger.warn('failed login not counted', { err: err instanceof Error ? err.message : String(err) })
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'failed login not counted')
       }
     },
   }

@@ -76,7 +76,7 @@ export function createLogin(deps: LoginDependencies): Login {
   return async ({ username, password }) => {
     const user = await readUser(redis, username)
     const unreadable = user !== undefined && parsePasswordHash(user.password_hash) === undefined
-    if (unreadable) logger.warn('stored password hash is unreadable, re-seed or reset this user', { user_id: user.id })
+    if (unreadable) logger.warn({ user_id: user.id }, 'stored password hash is unreadable, re-seed or reset this user')
     if (user === undefined || unreadable) {
       await verifyOnce(username, password, dummyHash)
       throw unauthorized(INVALID_CREDENTIALS)

@@ -71,11 +71,7 @@ export async function start(
     await closeRedis(redis)
     throw err
   }
-  logger.info('loyalty-worker listening', {
-    port: server.port,
-    concurrency: config.LOYALTY_CONCURRENCY,
-    stamps_per_voucher: config.LOYALTY_STAMPS_PER_VOUCHER,
-  })
+  logger.info({ port: server.port, concurrency: config.LOYALTY_CONCURRENCY, stamps_per_voucher: config.LOYALTY_STAMPS_PER_VOUCHER }, 'loyalty-worker listening')
   return {
     port: server.port,
     stop: async () => {

@@ -75,8 +75,8 @@ export function transactionJobHandler(deps: TransactionProcessor): (job: Job, do
     const log = logger.child({ job_id: String(job.id), transaction_id: transactionId })
     try {
       const { outcome, loyalty } = await processTransaction(job.data, deps)
-      if (outcome === 'already_awarded') log.info('transaction already awarded, duplicate delivery ignored', { attempt })
-      else log.info('transaction awarded', { attempt, user_id: (job.data as TransactionEvent).user_id, ...loyalty })
+      if (outcome === 'already_awarded') log.info({ attempt }, 'transaction already awarded, duplicate delivery ignored')
+      else log.info({ attempt, user_id: (job.data as TransactionEvent).user_id, ...loyalty }, 'transaction awarded')
       return loyalty
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err))
@@ -86,15 +86,15 @@ export function transactionJobHandler(deps: TransactionProcessor): (job: Job, do
       if (permanent) job.attempts(attempt)
       const fields = { attempt, max_attempts: permanent ? attempt : maxAttempts, error: error.message }
       if (!permanent && attempt < maxAttempts) {
-        log.warn('transaction job failed, will retry', fields)
+        log.warn(fields, 'transaction job failed, will retry')
         throw error
       }
-      log.error('transaction job failed for good', fields)
+      log.error(fields, 'transaction job failed for good')
       if (transactionId !== undefined) {
         try {
           await markFailed(redis, transactionId, error.message, new Date(), deps.retentionMs)
         } catch (markErr) {
-          log.error('could not mark the transaction failed', { err: markErr })
+          log.error({ err: markErr }, 'could not mark the transaction failed')
         }
       }
       throw error

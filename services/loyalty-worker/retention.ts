@@ -107,7 +107,7 @@ export function sweepFinishedRecords(redis: Redis, options: { intervalMs: number
     intervalMs,
     async () => {
       const { deleted } = await sweepFinishedOnce(redis, trimPercent)
-      if (deleted > 0) logger.warn('redis memory above the trim mark: deleted the oldest finished transaction records before their retention', { deleted, trim_percent: trimPercent })
+      if (deleted > 0) logger.warn({ deleted, trim_percent: trimPercent }, 'redis memory above the trim mark: deleted the oldest finished transaction records before their retention')
     },
     { logger, failure: 'finished transactions sweep failed' },
   )

@@ -23,7 +23,7 @@ export async function start(config: QueueDashboardConfig, logger: Logger, option
   try {
     await queueReady(queue, QUEUE_READY_WAIT_MS)
   } catch (err) {
-    logger.warn('queue not ready yet, starting anyway', { err: err instanceof Error ? err.message : String(err) })
+    logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'queue not ready yet, starting anyway')
   }
   let server: Awaited<ReturnType<typeof listen>>
   try {
@@ -39,7 +39,7 @@ export async function start(config: QueueDashboardConfig, logger: Logger, option
     await closeQueue(queue, 1000)
     throw err
   }
-  logger.info('queue-dashboard listening', { port: server.port, user: config.QUEUE_DASHBOARD_USER })
+  logger.info({ port: server.port, user: config.QUEUE_DASHBOARD_USER }, 'queue-dashboard listening')
   return {
     port: server.port,
     stop: async () => {

@@ -37,7 +37,7 @@ export const refuseCrossSite: RequestHandler = (req, _res, next) => {
   }
   const host = req.get('x-forwarded-host') ?? req.get('host')
   if (fromAnotherSite(req.get('sec-fetch-site'), req.get('origin'), host)) {
-    req.log.info('dashboard cross-site change refused', { method: req.method, path: req.path })
+    req.log.info({ method: req.method, path: req.path }, 'dashboard cross-site change refused')
     next(forbidden(crossSiteMessage))
     return
   }

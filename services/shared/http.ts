@@ -28,7 +28,7 @@ const requestContext =
     const started = process.hrtime.bigint()
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6
-      req.log.info('request', { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 })
+      req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request')
     })
     next()
   }
@@ -87,8 +87,8 @@ const errorHandler: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     headers = { 'Retry-After': '1' }
   }
   const log = req.log ?? console
-  if (status >= 500) log.error('request failed', { err, status })
-  else log.debug('request rejected', { status, error: message })
+  if (status >= 500) log.error({ err, status }, 'request failed')
+  else log.debug({ status, error: message }, 'request rejected')
   if (res.headersSent) return
   res.status(status).set(headers).json({ error: message })
 }

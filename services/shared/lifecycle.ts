@@ -19,7 +19,7 @@ export async function run(
   try {
     service = await start()
   } catch (err) {
-    logger.error(`${name} failed to start`, { err })
+    logger.error({ err }, `${name} failed to start`)
     process.exit(1)
   }
   // Under PM2 with wait_ready, a reload moves traffic only once the new instance says it is ready.
@@ -28,7 +28,7 @@ export async function run(
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return
     stopping = true
-    logger.info(`${name} stopping`, { signal })
+    logger.info({ signal }, `${name} stopping`)
     const timer = setTimeout(() => {
       logger.error(`${name} did not stop within ${timeoutMs} ms, exiting`)
       process.exit(1)
@@ -39,7 +39,7 @@ export async function run(
       logger.info(`${name} stopped`)
       process.exit(0)
     } catch (err) {
-      logger.error(`${name} failed to stop cleanly`, { err })
+      logger.error({ err }, `${name} failed to stop cleanly`)
       process.exit(1)
     }
   }

@@ -1,17 +1,11 @@
 import { writeSync } from 'node:fs'
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 type Fields = Record<string, unknown>
 
-export interface Logger {
-  debug(msg: string, fields?: Fields): void
-  info(msg: string, fields?: Fields): void
-  warn(msg: string, fields?: Fields): void
-  error(msg: string, fields?: Fields): void
-  child(bindings: Fields): Logger
-}
-
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 }
+/** pino's logger: `log.info({ fields }, 'message')`, `log.child({ bindings })`. */
+export type Logger = PinoLogger
 
 export type LogSink = (line: string) => void
 
@@ -19,7 +13,8 @@ export type LogSink = (line: string) => void
  * A sink that hands `write` the lines logged in one turn of the event loop as one chunk, in order, and
  * gives back what it has not handed over yet (`pending`). Under load many requests finish in one turn;
  * a write per line was a syscall each here and a chunk each for PM2's daemon to copy to its log file
- * (the daemon's CPU per request before and after: docs/performance.md, change 9).
+ * (the daemon's CPU per request before and after: docs/performance.md, change 9). pino writes each
+ * line to this sink as to a stream.
  */
 export function batchedSink(write: (chunk: string) => void): { sink: LogSink; pending: () => string } {
   let pending = ''
@@ -38,7 +33,6 @@ export function batchedSink(write: (chunk: string) => void): { sink: LogSink; pe
 }
 
 const stdoutBatch = batchedSink((chunk) => process.stdout.write(chunk))
-const stdout = stdoutBatch.sink
 // A process that exits in the turn it logged (process.exit after a fatal error, an uncaught exception)
 // never reaches the next turn: its last lines are written synchronously on the way out. Only a SIGKILL
 // loses them, a turn's worth at most.
@@ -47,26 +41,29 @@ process.on('exit', () => {
   if (rest !== '') writeSync(1, rest)
 })
 
-function serialiseError(err: unknown): unknown {
+/**
+ * An error as its type, message, stack and code, and nothing else: pino's own serialiser copies every
+ * property, and a client library's error may carry what it sent (ioredis's `command.args` of an AUTH
+ * holds the password).
+ */
+export function serialiseError(err: unknown): unknown {
   if (!(err instanceof Error)) return err
-  return { name: err.name, message: err.message, stack: err.stack }
+  const { code } = err as { code?: unknown }
+  return { type: err.name, message: err.message, stack: err.stack, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) }
 }
 
-/** JSON lines on stdout (Twelve-Factor: the process manager routes and rotates them). */
+/** JSON lines on stdout (Twelve-Factor: the process manager routes and rotates them): time, level, bindings, fields, msg. */
 export function createLogger(options: { level: LogLevel; bindings?: Fields; sink?: LogSink }): Logger {
-  const { level, bindings = {}, sink = stdout } = options
-  const threshold = rank[level]
-  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Fields): void => {
-    if (rank[lvl] < threshold) return
-    const entry: Fields = { time: new Date().toISOString(), level: lvl, ...bindings, msg, ...fields }
-    if (entry.err !== undefined) entry.err = serialiseError(entry.err)
-    sink(`${JSON.stringify(entry)}\n`)
-  }
-  return {
-    debug: (msg, fields) => write('debug', msg, fields),
-    info: (msg, fields) => write('info', msg, fields),
-    warn: (msg, fields) => write('warn', msg, fields),
-    error: (msg, fields) => write('error', msg, fields),
-    child: (more) => createLogger({ level, bindings: { ...bindings, ...more }, sink }),
-  }
+  const { level, bindings = {}, sink = stdoutBatch.sink } = options
+  const destination: DestinationStream = { write: sink }
+  return pino(
+    {
+      level,
+      base: bindings,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serialiseError },
+    },
+    destination,
+  )
 }

@@ -36,7 +36,7 @@ export function createRedis(url: string, options: RedisOptions): Redis {
   let down = false
   redis.on('error', (err: Error) => {
     // ioredis emits an error on every failed reconnect; log the first of a series only.
-    if (!down) options.logger?.warn('redis connection error', { err: err.message })
+    if (!down) options.logger?.warn({ err: err.message }, 'redis connection error')
     down = true
   })
   redis.on('ready', () => {

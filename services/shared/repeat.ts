@@ -13,7 +13,7 @@ export function repeatEvery(intervalMs: number, task: () => Promise<void>, optio
     try {
       await task()
     } catch (err) {
-      options.logger.debug(options.failure, { err: err instanceof Error ? err.message : String(err) })
+      options.logger.debug({ err: err instanceof Error ? err.message : String(err) }, options.failure)
     } finally {
       running = false
     }

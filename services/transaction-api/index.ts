@@ -21,7 +21,7 @@ export async function start(config: TransactionApiConfig, logger: Logger): Promi
   const admission = createAdmission(redis, { maxBacklog: config.QUEUE_MAX_BACKLOG, highWaterPercent: config.REDIS_MEMORY_HIGH_WATER_PERCENT })
   const app = createApp({ redis, logger, jwtSecret: config.JWT_SECRET, idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS, admission })
   const server = await listen(app, config.HTTP_PORT, config.HTTP_HOST)
-  logger.info('transaction-api listening', { port: server.port })
+  logger.info({ port: server.port }, 'transaction-api listening')
   return {
     port: server.port,
     stop: async () => {

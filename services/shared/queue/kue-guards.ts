@@ -52,10 +52,10 @@ export function guardWorkers(queue: Queue, type: string, options: { retryDelayMs
     const failed = worker.failed.bind(worker)
     worker.failed = (job, err, fn) => {
       ;(job as unknown as { once(event: 'error', listener: (e: unknown) => void): void }).once('error', (recordErr) => {
-        logger.error('kue could not record a failed attempt; the job TTL will retry it', {
-          job_id: String(job.id),
-          err: recordErr instanceof Error ? recordErr.message : String(recordErr),
-        })
+        logger.error(
+          { job_id: String(job.id), err: recordErr instanceof Error ? recordErr.message : String(recordErr) },
+          'kue could not record a failed attempt; the job TTL will retry it',
+        )
         if (fn !== undefined && worker.running) setTimeout(() => worker.running && worker.start(fn), retryDelayMs)
       })
       return failed(job, err, fn)

@@ -167,7 +167,7 @@ export function createQueue(redisUrl: string, logger: Logger, queueOptions: Queu
   dropErrorsAfterShutdown(queue)
   let down = false
   queue.on('error', (err: Error) => {
-    if (!down) logger.warn('queue redis error', { err: err.message })
+    if (!down) logger.warn({ err: err.message }, 'queue redis error')
     down = true
   })
   return queue

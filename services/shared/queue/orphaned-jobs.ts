@@ -96,8 +96,8 @@ export function sweepOrphanedJobs(redis: Redis, options: { type: string; interva
     async () => {
       const [requeued, orphaned, dropped] = await command.yoyoSweepOrphanedJobs(`${keys.queuePrefix}:jobs`, keys.queuePrefix, type, ...seenBefore)
       seenBefore = orphaned
-      if (requeued.length > 0) logger.warn('requeued jobs a dead worker had taken but not started', { job_ids: requeued })
-      if (dropped.length > 0) logger.warn('dropped queue entries of jobs that no longer exist', { members: dropped })
+      if (requeued.length > 0) logger.warn({ job_ids: requeued }, 'requeued jobs a dead worker had taken but not started')
+      if (dropped.length > 0) logger.warn({ members: dropped }, 'dropped queue entries of jobs that no longer exist')
     },
     { logger, failure: 'orphaned job sweep failed' },
   )

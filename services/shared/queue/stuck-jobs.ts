@@ -42,7 +42,7 @@ export function watchStuckJobs(redis: Redis, options: { type: string; intervalMs
     intervalMs,
     async () => {
       const pushed = await command.yoyoRepairStuckJobs(`${keys.queuePrefix}:jobs:${type}:inactive`, `${keys.queuePrefix}:${type}:jobs`)
-      if (pushed > 0) logger.info('woke workers for jobs that had lost their tokens', { tokens: pushed })
+      if (pushed > 0) logger.info({ tokens: pushed }, 'woke workers for jobs that had lost their tokens')
     },
     { logger, failure: 'stuck job repair failed' },
   )

@@ -40,3 +40,32 @@ t.test('when express or the body parser refuse a request, then a JSON 4xx, never
   t.same(await send(server.port, 'GET', '/boom'), { status: 500, body: { error: 'Internal server error' } }, 'a bug is still a 500')
   t.equal(entries().filter((e) => e.msg === 'request failed').length, 1, 'and only the bug is logged as a failure')
 })
+
+t.test('when requests end, then each has one log line with its request id, method, path, status and ms; a 5xx also its error', async (t) => {
+  const { logger, entries } = memoryLogger('info')
+  const app = createHttpApp(logger, (app) => {
+    app.get('/ok', (req, res) => {
+      req.log.info({ step: 1 }, 'inside')
+      res.json({ ok: true })
+    })
+    app.get('/boom', () => {
+      throw new Error('a bug')
+    })
+  })
+  const server = await listen(app, 0, '127.0.0.1')
+  t.teardown(() => server.close())
+
+  await send(server.port, 'GET', '/ok', { 'x-request-id': 'req-1' })
+  await send(server.port, 'GET', '/boom', { 'x-request-id': 'req-2' })
+  await send(server.port, 'GET', '/ok', { 'x-request-id': 'not plain {"forged":1}' })
+  await new Promise((resolve) => setImmediate(resolve))
+  const lines = entries()
+  t.match(lines.find((e) => e.msg === 'inside'), { req_id: 'req-1', step: 1 }, "the route's own line carries the request id")
+  t.match(lines.find((e) => e.msg === 'request' && e.req_id === 'req-1'), { level: 'info', method: 'GET', path: '/ok', status: 200, ms: Number })
+  t.match(lines.find((e) => e.req_id === 'req-2' && e.msg === 'request failed'), { level: 'error', status: 500, err: { type: 'Error', message: 'a bug', stack: /a bug/ } })
+  t.match(lines.find((e) => e.req_id === 'req-2' && e.msg === 'request'), { level: 'info', path: '/boom', status: 500 })
+  const renamed = lines.filter((e) => e.msg === 'request' && e.req_id !== 'req-1' && e.req_id !== 'req-2')
+  t.equal(renamed.length, 1)
+  t.match(renamed[0]?.req_id, /^[0-9a-f-]{36}$/, 'an id that is not short and plain is replaced by a new one')
+  t.notOk(lines.some((e) => 'req' in e || 'res' in e), 'no request or response object (headers, tokens) in any line')
+})

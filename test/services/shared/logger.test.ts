@@ -13,7 +13,7 @@ function runLogging(body: string) {
 
 t.test('when logging, then each entry is one JSON line with time, level, bindings and fields', async (t) => {
   const { logger, lines, entries } = memoryLogger('debug')
-  logger.child({ req_id: 'r1' }).info('hello', { n: 1 })
+  logger.child({ req_id: 'r1' }).info({ n: 1 }, 'hello')
   t.equal(lines.length, 1)
   t.ok(lines[0]!.endsWith('\n'))
   t.match(entries()[0], { level: 'info', req_id: 'r1', msg: 'hello', n: 1, time: /^\d{4}-/ })
@@ -34,8 +34,19 @@ t.test('when a level is below the threshold, then it is not written', async (t) 
 
 t.test('when an error is logged, then its name, message and stack are kept', async (t) => {
   const { logger, entries } = memoryLogger()
-  logger.error('boom', { err: new TypeError('bad') })
-  t.match(entries()[0], { err: { name: 'TypeError', message: 'bad', stack: /TypeError: bad/ } })
+  logger.error({ err: new TypeError('bad') }, 'boom')
+  t.match(entries()[0], { err: { type: 'TypeError', message: 'bad', stack: /TypeError: bad/ } })
+})
+
+t.test("when a client library's error carries what it sent, then only its type, message, stack and code are logged", async (t) => {
+  const { logger, lines, entries } = memoryLogger()
+  // ioredis's ReplyError keeps the command it answered: an AUTH's arguments are the user and password.
+  const err = Object.assign(new Error('WRONGPASS invalid username-password pair'), { code: 'WRONGPASS', command: { name: 'auth', args: ['auth', 's3cret-password'] } })
+  logger.error({ err }, 'redis login failed')
+  t.notMatch(lines[0], /s3cret-password/)
+  t.same(Object.keys(entries()[0]!.err as object).sort(), ['code', 'message', 'stack', 'type'])
+  logger.warn({ err: 'plain text' }, 'not an Error')
+  t.equal(entries()[1]!.err, 'plain text', 'a value that is not an Error is logged as it is')
 })
 
 t.test('when lines are logged in one turn of the event loop, then they are written on the next as one chunk, in order', async (t) => {
@@ -64,7 +75,7 @@ t.test('when a process logs and calls process.exit in the same turn, then its li
 })
 
 t.test('when a process logs and then dies of an uncaught exception, then its lines still reach stdout', async (t) => {
-  const { code, stdout } = await runLogging(`createLogger({ level: 'info' }).error('fatal', { reason: 'x' }); throw new Error('boom')`)
+  const { code, stdout } = await runLogging(`createLogger({ level: 'info' }).error({ reason: 'x' }, 'fatal'); throw new Error('boom')`)
   t.equal(code, 1)
   t.match(JSON.parse(stdout), { level: 'error', msg: 'fatal', reason: 'x' })
 })
