@@ -37,7 +37,7 @@ for (const [app, entry] of [['auth', 'services/auth-api/main.ts'], ['transaction
     child.kill('SIGTERM')
     const [code] = await exited
     t.equal(code, 0, 'exit code 0')
-    t.match(output, /"msg":"[a-z-]+ stopping","signal":"SIGTERM"/)
+    t.match(output, /"signal":"SIGTERM","msg":"[a-z-]+ stopping"/)
     t.match(output, /"msg":"[a-z-]+ stopped"/)
     t.notMatch(output, secret, 'the secret is never logged')
   })
