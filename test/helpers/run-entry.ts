@@ -6,11 +6,11 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 
 type Exit = { code: number | null; stdout: string; stderr: string }
 
-/** Runs node with tsx and `args` from the repository root, with only PATH and `env`, to its exit. */
-async function runNode(args: string[], env: Record<string, string>): Promise<Exit> {
+/** Runs node with tsx and `args` from the repository root, with the environment `env` and nothing else, to its exit. */
+async function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<Exit> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: root,
-    env: { PATH: process.env.PATH, ...env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
@@ -23,10 +23,18 @@ async function runNode(args: string[], env: Record<string, string>): Promise<Exi
 
 /** Runs a TypeScript entry (`services/auth-api/main.ts`, ...) as PM2 would, with only PATH and `env`, to its exit. */
 export function runEntry(entry: string, env: Record<string, string>, args: string[] = []): Promise<Exit> {
-  return runNode([entry, ...args], env)
+  return runNode([entry, ...args], { PATH: process.env.PATH, ...env })
+}
+
+/**
+ * Runs a command-line entry (`provision/main.ts`, ...) with `args` and the test's own environment, as a
+ * user's shell would: the test runner's coverage then counts the command too.
+ */
+export function runCommand(entry: string, args: string[]): Promise<Exit> {
+  return runNode([entry, ...args], process.env)
 }
 
 /** Runs `script` (CommonJS, `node -e`; it can `import()` the repository's TypeScript) the same way. */
 export function runInline(script: string, env: Record<string, string> = {}): Promise<Exit> {
-  return runNode(['-e', script], env)
+  return runNode(['-e', script], { PATH: process.env.PATH, ...env })
 }

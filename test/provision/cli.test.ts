@@ -1,35 +1,11 @@
 // The provisioner's and yoyo-status's command lines, run as users run them (a new Node.js process each,
 // with the test's environment, so their coverage counts). What a run does to a machine is the platform
 // suite's (test/platform/); here: help, bad usage, and yoyo-status when nothing answers.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { freePort } from '../helpers/ports.ts'
+import { runCommand as run } from '../helpers/run-entry.ts'
 import { tempDir } from '../helpers/step-context.ts'
-
-type Exit = { code: number | null; stdout: string; stderr: string }
-
-async function run(script: string, args: string[]): Promise<Exit> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const [code] = (await once(child, 'exit')) as [number | null]
-  return { code, stdout, stderr }
-}
-
-/** A loopback port nothing listens on (taken from the OS, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 t.test('when the provisioner is asked for help, then it prints the usage and exits 0', async (t) => {
   const { code, stdout } = await run('provision/main.ts', ['--help'])
@@ -59,7 +35,8 @@ t.test('when yoyo-status is asked for help or given an unknown option, then 0 wi
 
 t.test('when nothing answers at the URL and PM2 cannot list, then yoyo-status exits 1 naming every service and PM2', async (t) => {
   const dir = await tempDir(t)
-  const url = `http://127.0.0.1:${await closedPort()}`
+  // A port free a moment ago: nothing answers there.
+  const url = `http://127.0.0.1:${await freePort()}`
   const args = ['--url', url, '--pm2', '/bin/false', '--platform-env', join(dir, 'no-such.env')]
   const json = await run('provision/status.ts', [...args, '--json'])
   t.equal(json.code, 1)
