@@ -1,8 +1,9 @@
 /**
  * Facts are what the provisioner reads of the machine before it decides (PM2's process list, what rsync
  * would copy). Slow ones are gathered at the start of a run, all at once, while the first steps run
- * (Step.gatherEarly); a step then takes the early answer only if no step before it changed anything,
- * and gathers afresh otherwise: an early fact is never older than the machine it describes.
+ * (Step.gatherEarly); a step then takes the early answer only if no step before it can have changed
+ * the fact (as a rule: no step before it changed anything; PM2's list: no step before it touches PM2's
+ * processes), and gathers afresh otherwise: an early fact is never older than the machine it describes.
  */
 export interface Facts {
   /** Starts gathering `name` now (once); a failure shows only when a step asks for it. */

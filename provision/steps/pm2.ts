@@ -198,7 +198,10 @@ export const ensurePm2Running: Step = {
         },
       },
     })
-    let list = await ctx.facts.get(PM2_LIST, () => runningProcesses(ctx), ctx.nothingChangedEarlier && !started)
+    // The early list stays true whatever the steps before changed: none of them starts, stops or reloads a
+    // PM2 process (a new build or env file is owed to the apps as a pending reload, not read from the list),
+    // so a deploy does not wait for a second `pm2 jlist`. Only a daemon started just now makes it stale.
+    let list = await ctx.facts.get(PM2_LIST, () => runningProcesses(ctx), !started)
     const moved = entryMoved(ctx, list)
     const fingerprint = await appsFingerprint(ctx)
     const plan = await reloadPlan(ctx, [...new Set([...appsNotOnline(list, appNames), ...moved])], fingerprint)
