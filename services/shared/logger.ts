@@ -46,13 +46,13 @@ process.on('exit', () => {
  * property, and a client library's error may carry what it sent (ioredis's `command.args` of an AUTH
  * holds the password).
  */
-export function serialiseError(err: unknown): unknown {
+function serialiseError(err: unknown): unknown {
   if (!(err instanceof Error)) return err
   const { code } = err as { code?: unknown }
   return { type: err.name, message: err.message, stack: err.stack, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) }
 }
 
-/** JSON lines on stdout (Twelve-Factor: the process manager routes and rotates them): time, level, bindings, fields, msg. */
+/** JSON lines on stdout (Twelve-Factor: the process manager routes and rotates them): level, time, bindings, fields, msg. */
 export function createLogger(options: { level: LogLevel; bindings?: Fields; sink?: LogSink }): Logger {
   const { level, bindings = {}, sink = stdoutBatch.sink } = options
   const destination: DestinationStream = { write: sink }
