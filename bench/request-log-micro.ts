@@ -12,6 +12,7 @@ import { pinoHttp } from 'pino-http'
 import { createHttpApp } from '../services/shared/http.ts'
 import { batchedSink, createLogger } from '../services/shared/logger.ts'
 import { listen } from '../services/shared/server.ts'
+import { figure } from './lib/stats.ts'
 
 const ROUNDS = 5
 const SECONDS = 4
@@ -67,7 +68,6 @@ async function round(make: () => Express): Promise<{ rps: number; cpuUs: number;
   return { rps: result.requests.average, cpuUs: (used.user + used.system) / result.requests.total, linesPerRequest: (lines - linesBefore) / result.requests.total }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const results: Record<string, { rps: number[]; cpuUs: number[]; lines: number[] }> = {}
 for (let i = 0; i < ROUNDS; i++) {
   for (const [name, make] of Object.entries(variants)) {
@@ -79,8 +79,11 @@ for (let i = 0; i < ROUNDS; i++) {
   }
 }
 console.log(`Node ${process.version}, ${ROUNDS} interleaved rounds of ${SECONDS} s, c=10; medians (range)`)
+const shown = (samples: number[], digits = 0) => {
+  const { median, min, max } = figure(samples)
+  return `${median.toFixed(digits)} (${min.toFixed(digits)}-${max.toFixed(digits)})`
+}
 for (const [name, r] of Object.entries(results)) {
-  const range = (values: number[], digits = 0) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`
-  console.log(`${name.padEnd(36)} ${range(r.rps)} req/s   ${range(r.cpuUs)} µs CPU per request (server + load generator)   ${median(r.lines).toFixed(2)} lines per request`)
+  console.log(`${name.padEnd(36)} ${shown(r.rps)} req/s   ${shown(r.cpuUs)} µs CPU per request (server + load generator)   ${figure(r.lines).median.toFixed(2)} lines per request`)
 }
 process.exit(0)
